@@ -1,0 +1,53 @@
+/*
+ * epoch.h - the epoch buffer: the records of one checkpoint, held until its
+ * CHECKPOINT_END arrives.
+ *
+ * One reusable arena of raw record bodies (no malloc per record) plus a pfn
+ * index: PAGE_DATA records are split into pages, and a page sent twice in
+ * one epoch is kept once (the later copy wins, in place).  Every other record
+ * is kept raw, in stream order.  The total is bounded (max_bytes); going past
+ * it is an error the caller treats as a stream error.
+ */
+#ifndef STANDBY_EPOCH_H
+#define STANDBY_EPOCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "standby/format.h"
+
+struct sb_epoch_rec {               /* a non-page record, in stream order */
+	enum sb_layer layer;
+	uint32_t type;
+	uint32_t length;
+	const uint8_t *body;            /* into the arena; valid until reset */
+};
+
+struct sb_epoch_page {              /* one distinct pfn of this epoch */
+	uint64_t pfn;
+	unsigned type;                  /* page type nibble (SB_PT_*) */
+	const uint8_t *data;            /* 4096 bytes, or NULL for types without data */
+};
+
+struct sb_epoch;
+
+struct sb_epoch *sb_epoch_new(uint64_t max_bytes);
+void sb_epoch_free(struct sb_epoch *ep);
+/* Empty it for the next epoch, keeping its memory. */
+void sb_epoch_reset(struct sb_epoch *ep, uint64_t number);
+
+/* Add a record as the parser delivered it.  PAGE_DATA goes to the pfn index,
+ * everything else is kept raw.  Returns 0, or -1 when the bound would be
+ * exceeded or memory is short (errno ENOBUFS / ENOMEM). */
+int sb_epoch_add(struct sb_epoch *ep, enum sb_layer layer, uint32_t type,
+		 const uint8_t *body, uint32_t length);
+
+uint64_t sb_epoch_number(const struct sb_epoch *ep);
+size_t sb_epoch_nrecs(const struct sb_epoch *ep);
+const struct sb_epoch_rec *sb_epoch_rec(const struct sb_epoch *ep, size_t i);
+size_t sb_epoch_npages(const struct sb_epoch *ep);               /* distinct pfns */
+const struct sb_epoch_page *sb_epoch_page(const struct sb_epoch *ep, size_t i); /* in first-seen order */
+uint64_t sb_epoch_bytes(const struct sb_epoch *ep);              /* bytes held (bodies + pages) */
+uint64_t sb_epoch_wire_bytes(const struct sb_epoch *ep);         /* wire bytes of the records added */
+uint64_t sb_epoch_peak_bytes(const struct sb_epoch *ep);         /* memory the arena holds now */
+
+#endif

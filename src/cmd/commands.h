@@ -1,0 +1,10 @@
+/*
+ * commands.h - the subcommands of the standby binary.
+ * Each returns the process exit status: 0 ok, 1 failure, 2 usage error.
+ */
+#ifndef STANDBY_COMMANDS_H
+#define STANDBY_COMMANDS_H
+
+int cmd_inspect(int argc, char **argv);
+
+#endif

@@ -80,5 +80,6 @@ const struct sb_target_ops *sb_target_lookup(const char *spec, const char **arg)
 
 extern const struct sb_target_ops sb_target_image;
 extern const struct sb_target_ops sb_target_null;
+extern const struct sb_target_ops sb_target_xen;   /* src/backend/xen.c */
 
 #endif

@@ -19,7 +19,7 @@
  * Options ("xen:OPT,OPT..."): name=NAME type=pv|pvh|hvm memory=MiB vcpus=N
  * queue=MiB (bound of bytes waiting for libxc, default 1024)
  * timeout=SECONDS (failover wait for libxc, default 120) statedir=DIR
- * (default /var/lib/standby) verbose (libxc info messages).
+ * (default /var/lib/standby) verbose (a line per commit on stderr).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -327,7 +327,6 @@ static int start_restore(struct sb_target *t, struct xen_target *x, char *err, s
 	a.store_port = x->dom.store_port;
 	a.console_port = x->dom.console_port;
 	a.stream_type = x->mode == SB_MODE_PLAIN ? XC_STREAM_PLAIN : XC_STREAM_REMUS;
-	a.verbose = x->verbose;
 	if (sb_xen_helper_start(&x->helper, &a, x->queue_max, why, sizeof(why))) {
 		sb_xen_domain_destroy(&x->dom);
 		return ERR("xen target: %s", why);
@@ -408,6 +407,9 @@ static int xen_commit(struct sb_target *t, const struct sb_epoch *ep,
 		return -1;
 	x->commits++;
 	x->last_epoch = ci->epoch;
+	if (x->verbose)
+		fprintf(stderr, "standby: %s: xen: epoch %" PRIu64 " committed (%" PRIu64 " pages, %" PRIu64
+			" bytes fed to libxc so far)\n", x->stream, ci->epoch, ci->pages, x->helper.fed);
 	return 0;
 }
 

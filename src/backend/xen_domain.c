@@ -279,6 +279,9 @@ int sb_xen_domain_create(struct sb_xen_domain *d, const struct sb_xen_domain_par
 	snprintf(d->dom_path, sizeof(d->dom_path), "/local/domain/%u", domid);
 	snprintf(d->vm_path, sizeof(d->vm_path), "/vm/%s", d->uuid_str);
 
+	/* still needed in 4.17 to allocate the vCPUs themselves (domctl.h) */
+	if (xc_domain_max_vcpus(d->xch, domid, d->p.vcpus) < 0)
+		return XCERR("xc_domain_max_vcpus");
 	slack_kb = p->kind == SB_XEN_PV ? 1024 : 1024 + 4096;
 	if (xc_domain_setmaxmem(d->xch, domid, d->p.max_memkb + slack_kb) < 0)
 		return XCERR("xc_domain_setmaxmem");

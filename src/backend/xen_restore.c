@@ -84,14 +84,12 @@ static void helper_main(const struct sb_xen_restore_args *a, int data_fd, int re
 	struct restore_callbacks cb;
 	struct report_msg m = { .kind = MSG_RESULT, .rc = -1 };
 	unsigned long store_mfn = 0, console_mfn = 0;
-	xentoollog_logger_stdiostream *log;
 	xc_interface *xch;
 
 	/* stdout may be xl's channel: libxc must never write there */
 	dup2(2, 1);
-	log = xtl_createlogger_stdiostream(stderr, a->verbose ? XTL_INFO : XTL_ERROR,
-					   XTL_STDIOSTREAM_HIDE_PROGRESS | XTL_STDIOSTREAM_SHOW_PID);
-	xch = xc_interface_open((xentoollog_logger *)log, NULL, 0);
+	/* libxc's own stderr logger (libxentoollog is not linked separately) */
+	xch = xc_interface_open(NULL, NULL, 0);
 	if (!xch) {
 		m.err = errno;
 		fprintf(stderr, "standby: %s: restore helper: xc_interface_open failed: %s\n",

@@ -34,7 +34,6 @@ struct sb_xen_restore_args {
 	uint32_t domid;
 	uint32_t store_port, console_port;
 	int stream_type;             /* XC_STREAM_PLAIN / XC_STREAM_REMUS */
-	int verbose;                 /* libxc log level: 0 errors, 1 info */
 };
 
 struct sb_xen_result {

@@ -1,0 +1,56 @@
+#!/bin/bash
+# run.sh - standby's end-to-end test on real Xen 4.17 (inside QEMU TCG).
+#
+# Builds standby and the test tools on the host, boots Xen + dom0 with
+# tests/xen/vm.sh, runs tests/xen/job.sh in dom0 (real xl as the primary,
+# standby as the receiver), and prints one "N passed, N failed" line.
+# Exit 0 when every scenario passed.
+#
+# Env: XEN_OUT (output dir; default a fresh /var/tmp/standby-xen.*),
+#      XEN_SCENARIOS ("1 2 4 3 bench"), XEN_CHECKPOINTS (10),
+#      XEN_VM_TIMEOUT (whole VM, s; default 600), XENVM_WORK (cache).
+set -u
+cd "$(dirname "$0")/../.."
+SRCDIR=$(pwd)
+export SRCDIR
+OUTDIR=${XEN_OUT:-$(mktemp -d /var/tmp/standby-xen.XXXXXX)}
+mkdir -p "$OUTDIR"
+export XEN_SCENARIOS=${XEN_SCENARIOS:-"1 2 4 3 bench"}
+export XEN_CHECKPOINTS=${XEN_CHECKPOINTS:-10}
+export XENVM_PASS_ENV="XEN_SCENARIOS XEN_CHECKPOINTS STANDBY"
+export STANDBY=${STANDBY:-$SRCDIR/standby}
+export XENVM_TIMEOUT=${XEN_VM_TIMEOUT:-600}
+
+echo "== building standby and the test tools"
+make -s standby >"$OUTDIR/build.log" 2>&1 || { tail -n 30 "$OUTDIR/build.log"; echo "0 passed, 1 failed"; exit 1; }
+CFLAGS_T="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Isrc $(pkg-config --cflags xencontrol xenguest xenstore yajl 2>/dev/null)"
+LIBS_T="$(pkg-config --libs xencontrol xenguest xenstore libnl-3.0 libnl-route-3.0 yajl libcrypto 2>/dev/null) -lev -lm"
+OBJS=$(find build/obj -name '*.o' ! -path '*/src/main.o')
+mkdir -p build/xen
+for t in relay rawfeed; do
+	cc $CFLAGS_T -o build/xen/$t tests/xen/$t.c $OBJS $LIBS_T >>"$OUTDIR/build.log" 2>&1 ||
+		{ tail -n 30 "$OUTDIR/build.log"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+echo "== booting Xen in QEMU (timeout ${XENVM_TIMEOUT}s); output in $OUTDIR"
+timeout $((XENVM_TIMEOUT + 120)) tests/xen/vm.sh tests/xen/job.sh "$OUTDIR"
+vmrc=$?
+RES="$OUTDIR/io/out/results.txt"
+echo "== results"
+[ -f "$RES" ] && cat "$RES"
+[ -f "$OUTDIR/io/out/timings.txt" ] && cat "$OUTDIR/io/out/timings.txt"
+pass=0 fail=0
+for s in $XEN_SCENARIOS; do
+	case $s in
+	1) n=remus-failover ;; 2) n=mid-epoch-cut ;; 3) n=replay-xl-save ;; 4) n=cut-before-first ;; *) continue ;;
+	esac
+	if [ -f "$RES" ] && grep -q "^RESULT $n PASS" "$RES"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		[ -f "$RES" ] && grep -q "^RESULT $n " "$RES" || echo "RESULT $n FAIL (no result: VM rc $vmrc; see $OUTDIR/serial.log)"
+	fi
+done
+if [ -f "$RES" ] && grep -q '^RESULT setup FAIL' "$RES"; then fail=$((fail + 1)); fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

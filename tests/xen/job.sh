@@ -249,7 +249,8 @@ for s in $ONLY; do
 	raw) # diagnostic: the target's shell + helper without the engine
 		ensure_primary && { prim=$(domid_of guest)
 		remus_to raw "$RAWFEED guest $MEM pvh 2>$OUT/raw.log"
-		sleep 40; back=$(incoming_domid); p=$(last_tick_in "$(primary_log)")
+		wait_for 300 sh -c "[ \$(grep -c 'epoch [0-9]* committed' $OUT/raw.log) -ge $CKPTS ]"
+		back=$(incoming_domid); p=$(last_tick_in "$(primary_log)")
 		measure_failover raw "$prim" "$back" $LOGS/guest-guest--incoming.log
 		wait $REMUS_PID; check_counter rawfeed "$p" $LOGS/guest-guest--incoming.log && result rawfeed PASS "domain $back"
 		adopt_restored raw; } ;;

@@ -22,6 +22,8 @@
 struct relay {
 	uint64_t cut_epoch;
 	uint64_t cut_at;            /* absolute offset; 0 = not decided */
+	uint64_t rec_offset, rec_index;
+	uint32_t rec_len, rec_pages;
 	char where[256];
 };
 
@@ -34,10 +36,10 @@ static int on_event(const struct sb_event *ev, void *opaque)
 	if (ev->u.rec.layer == SB_LAYER_LIBXC && ev->u.rec.type == SB_LIBXC_PAGE_DATA &&
 	    ev->u.rec.epoch == r->cut_epoch) {
 		r->cut_at = ev->u.rec.offset + SB_REC_HDR_LEN + ev->u.rec.length / 2;
-		snprintf(r->where, sizeof(r->where),
-			 "cut at offset %llu, inside record #%llu (libxc PAGE_DATA, %u pages) of epoch %llu\n",
-			 (unsigned long long)r->cut_at, (unsigned long long)ev->u.rec.index,
-			 ev->u.rec.page_count, (unsigned long long)r->cut_epoch);
+		r->rec_offset = ev->u.rec.offset;
+		r->rec_index = ev->u.rec.index;
+		r->rec_len = ev->u.rec.length;
+		r->rec_pages = ev->u.rec.page_count;
 		return SB_CB_PAUSE;
 	}
 	return SB_CB_CONTINUE;
@@ -102,7 +104,12 @@ int main(int argc, char **argv)
 			off += (size_t)used;
 		}
 		if (r.cut_at) {
-			/* forward [fwd, cut_at): cut_at lies within what was read */
+			/* The record ends in this buffer; its middle may lie in bytes
+			 * already forwarded: then cut right here, still inside it. */
+			if (r.cut_at < fwd)
+				r.cut_at = fwd;
+			if (r.cut_at >= fwd + (uint64_t)n)
+				r.cut_at = fwd + (uint64_t)n - 1;
 			if (write_all(buf, (size_t)(r.cut_at - fwd)))
 				return 1;
 			break;
@@ -111,6 +118,10 @@ int main(int argc, char **argv)
 			return 1;
 		fwd += (uint64_t)n;
 	}
+	snprintf(r.where, sizeof(r.where),
+		 "cut at offset %llu, inside record #%llu (libxc PAGE_DATA at %llu, %u bytes, %u pages) of epoch %llu\n",
+		 (unsigned long long)r.cut_at, (unsigned long long)r.rec_index,
+		 (unsigned long long)r.rec_offset, r.rec_len, r.rec_pages, (unsigned long long)r.cut_epoch);
 	FILE *f = fopen(status, "w");
 	if (f) {
 		fputs(r.where, f);

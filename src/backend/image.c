@@ -133,8 +133,10 @@ static int image_open(struct sb_target *t, const char *arg, const struct sb_stre
 		snprintf(err, errlen, "image: a directory is required (image:DIR)");
 		goto fail;
 	}
-	if (info && info->domain)
-		snprintf(im->domain, sizeof(im->domain), "%s", info->domain);
+	if (info && info != &t->info)
+		t->info = *info;        /* commits read t->info (the receiver may update it) */
+	if (t->info.domain)
+		snprintf(im->domain, sizeof(im->domain), "%s", t->info.domain);
 	if (mkdir(im->dir, 0755) && errno != EEXIST) {
 		ierr(im, "mkdir: %s", strerror(errno));
 		goto fail;
@@ -219,7 +221,7 @@ static int initial_page(uint64_t pfn, unsigned type, const uint8_t *data, void *
 /* ---- initial records ---- */
 
 static int stage_state(struct image *im, enum sb_layer layer, uint32_t type,
-		       const uint8_t *body, uint32_t len)
+		       const uint8_t *body, uint32_t len, int sync)
 {
 	char name[IMG_NAME_MAX];
 	int is_static, fd;
@@ -234,7 +236,7 @@ static int stage_state(struct image *im, enum sb_layer layer, uint32_t type,
 	fd = openat(im->stagefd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return ierr(im, "create %s/%s/%s: %s", IMG_INCOMING, IMG_STATE_NEW, name, strerror(errno));
-	if (img_write_all(fd, body, len)) {
+	if (img_write_all(fd, body, len) || (sync && fsync(fd))) {
 		int e = errno;
 
 		close(fd);
@@ -246,7 +248,7 @@ static int stage_state(struct image *im, enum sb_layer layer, uint32_t type,
 }
 
 static int add_initial(struct image *im, enum sb_layer layer, uint32_t type,
-		       const uint8_t *body, uint32_t len)
+		       const uint8_t *body, uint32_t len, int sync)
 {
 	note_type(im, layer, type);
 	im->total_bytes += SB_REC_HDR_LEN + sb_pad8(len);
@@ -255,7 +257,7 @@ static int add_initial(struct image *im, enum sb_layer layer, uint32_t type,
 
 		return sb_page_data_foreach(body, len, initial_page, &pc) ? -1 : 0;
 	}
-	return stage_state(im, layer, type, body, len);
+	return stage_state(im, layer, type, body, len, sync);
 }
 
 static int image_initial_record(struct sb_target *t, const struct sb_record *rec,
@@ -269,7 +271,7 @@ static int image_initial_record(struct sb_target *t, const struct sb_record *rec
 		return ierr(im, "initial record #%" PRIu64 " after the first commit or a failure", rec->index);
 	if (rec->skipped)
 		return 0;
-	return add_initial(im, rec->layer, rec->type, rec->body, rec->length);
+	return add_initial(im, rec->layer, rec->type, rec->body, rec->length, t->info.sync);
 }
 
 /* ---- commits ---- */
@@ -324,7 +326,7 @@ static int commit_first(struct sb_target *t, struct image *im, const struct sb_e
 			const struct sb_epoch_rec *r = sb_epoch_rec(ep, i);
 
 			note_type(im, r->layer, r->type);
-			if (stage_state(im, r->layer, r->type, r->body, r->length))
+			if (stage_state(im, r->layer, r->type, r->body, r->length, sync))
 				return -1;
 		}
 		im->total_bytes += sb_epoch_wire_bytes(ep);

@@ -559,6 +559,8 @@ int img_recover(int dirfd, const char *dirname, char *did, size_t didlen, char *
 	int mrc;
 
 	did[0] = '\0';
+	unlinkat(dirfd, IMG_SWITCH ".tmp", 0);          /* leftovers of tmp + rename */
+	unlinkat(dirfd, IMG_MANIFEST ".tmp", 0);
 	if (img_exists(dirfd, IMG_SWITCH)) {
 		if (img_switch(dirfd, dirname, err, errlen))
 			return -1;

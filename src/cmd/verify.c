@@ -285,6 +285,8 @@ int cmd_verify(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (v.expect_file && find_expectation(v.expect_file, UINT64_MAX, emem, est) < 0)
+		return 2;       /* unreadable or malformed: checked before the replica */
 	rc = check_replica(&v);
 	if (rc == 0 && v.expect_file) {
 		int f = find_expectation(v.expect_file, v.m.epoch, emem, est);

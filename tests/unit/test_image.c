@@ -587,6 +587,7 @@ static void test_new_stream_replaces_at_first_commit(void **state)
 	assert_false(exists("state/emulator_context"));
 
 	target_init(&t);
+	t.info.sync = 1;                /* the --sync path: fsync at each step */
 	assert_int_equal(t.ops->open(&t, dir, &t.info, err, sizeof(err)), 0);
 	assert_int_equal(feed_epoch(&t, 0, 1, 0, err, sizeof(err)), 0);
 	check_replica(3, 0);

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -631,6 +633,77 @@ static void test_switch_crashes(void **state)
 	switch_case("mid-switch", 1);
 }
 
+/* In a child with a file size limit: the error names the call, offset and errno. */
+static void limited_child(unsigned upto, rlim_t limit, char *msg, size_t msglen)
+{
+	int fds[2];
+	pid_t pid;
+	ssize_t n;
+	int status;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sb_target t;
+		struct rlimit rl = { limit, limit };
+		struct sb_failover_info fi = { .reason = "parse error" };
+		char err[512] = "";
+
+		signal(SIGXFSZ, SIG_IGN);
+		target_init(&t);
+		if (t.ops->open(&t, dir, &t.info, err, sizeof(err)))
+			_exit(1);
+		for (unsigned e = 0; e <= upto; e++) {
+			if (e == upto)
+				setrlimit(RLIMIT_FSIZE, &rl);
+			if (feed_epoch(&t, e, 0, 1, err, sizeof(err)))
+				break;
+		}
+		if (write(fds[1], err, strlen(err)) < 0)
+			_exit(1);
+		/* refused after a failure; activation (still under the limit) works on what was committed */
+		if (upto > 0 && feed_epoch(&t, upto + 1, 0, 1, err, sizeof(err)) == 0)
+			_exit(2);
+		if (upto > 0 && t.ops->activate(&t, &fi, err, sizeof(err)))
+			_exit(3);
+		t.ops->close(&t);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, msglen - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_errors_name_call_and_errno(void **state)
+{
+	char msg[512], want[512];
+	struct img_manifest man;
+	(void)state;
+
+	/* initial copy: pfn 8 lies past a 32 KiB limit */
+	limited_child(0, 32768, msg, sizeof(msg));
+	snprintf(want, sizeof(want), "image:%s: pwrite memory at offset 32768: File too large", dir);
+	assert_string_equal(msg, want);
+	assert_false(exists(IMG_MANIFEST));
+	assert_false(exists(IMG_INCOMING));     /* close dropped the unfinished stream */
+
+	/* epoch 2: its journal cannot be written; the replica stays epoch 1 */
+	teardown(NULL);
+	setup(NULL);
+	limited_child(2, 4096, msg, sizeof(msg));
+	snprintf(want, sizeof(want), "image:%s: write journal: File too large", dir);
+	assert_string_equal(msg, want);
+	check_replica(1, 0);
+	read_manifest(&man);
+	assert_true(man.activated);
+	assert_string_equal(man.activation_reason, "parse error");
+}
+
 static void test_verify_no_replica(void **state)
 {
 	char *argv[] = { "verify", dir, NULL };
@@ -652,6 +725,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_keeps_earlier_replica, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_stream_replaces_at_first_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_crashes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_name_call_and_errno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_no_replica, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

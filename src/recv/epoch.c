@@ -198,9 +198,14 @@ static int add_page(uint64_t pfn, unsigned type, const uint8_t *data, void *opaq
 	struct page_slot *ps;
 	size_t slot;
 
-	if ((ep->npages + 1) * 2 > ep->index_cap && index_grow(ep))
+	if (!ep->index_cap && index_grow(ep))
 		return -1;
 	slot = index_find(ep, pfn);
+	if (!ep->index[slot] && (ep->npages + 1) * 2 > ep->index_cap) {
+		if (index_grow(ep))
+			return -1;
+		slot = index_find(ep, pfn);
+	}
 	if (ep->index[slot]) {
 		ps = &ep->pages[ep->index[slot] - 1];
 	} else {

@@ -12,7 +12,19 @@
 #include <yajl/yajl_tree.h>
 #include "backend/image.h"
 
-/* Append s as a JSON string (quotes included). */
+/* Length of the valid UTF-8 sequence at p (1-4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n = *p >= 0xC2 && *p <= 0xDF ? 2 : *p >= 0xE0 && *p <= 0xEF ? 3 :
+		   *p >= 0xF0 && *p <= 0xF4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* Append s as a JSON string (quotes included); bytes that are not UTF-8 become '?'. */
 static size_t json_str(char *out, size_t cap, size_t off, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -32,6 +44,16 @@ static size_t json_str(char *out, size_t cap, size_t off, const char *s)
 			n = 4;
 			esc[n++] = hex[*p >> 4];
 			esc[n++] = hex[*p & 15];
+		} else if (*p >= 0x80) {
+			size_t k = utf8_len(p);
+
+			if (!k) {
+				esc[n++] = '?';
+			} else {
+				for (size_t i = 0; i < k; i++)
+					esc[n++] = (char)p[i];
+				p += k - 1;
+			}
 		} else {
 			esc[n++] = (char)*p;
 		}

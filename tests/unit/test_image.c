@@ -704,6 +704,56 @@ static void test_errors_name_call_and_errno(void **state)
 	assert_string_equal(man.activation_reason, "parse error");
 }
 
+static void test_manifest_roundtrip(void **state)
+{
+	struct img_manifest m = { 0 }, back;
+	char err[256], *text;
+	size_t len;
+	(void)state;
+
+	m.committed = 1;
+	m.epoch = 12345678901ull;
+	snprintf(m.domain, sizeof(m.domain), "a\"b\\c\n\xc3\xa9\xff-end");
+	m.domain_type = SB_DOM_PV;
+	m.memory_bytes = 1ull << 40;
+	m.pages_present = 7;
+	m.epoch_pages = 3;
+	m.epoch_bytes = 4096 * 3;
+	m.total_bytes = 99;
+	m.first_record_time = 1796400000.125;
+	m.commit_time = 1796400001.5;
+	memset(m.state_digest, 'a', 64);
+	text = img_manifest_format(&m, &len);
+	assert_non_null(text);
+	assert_null(strstr(text, "\"memory_digest\""));       /* absent until activation */
+	assert_int_equal(img_manifest_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.domain, "a\"b\\c\n\xc3\xa9?-end");
+	assert_int_equal(back.epoch, m.epoch);
+	assert_int_equal(back.memory_bytes, m.memory_bytes);
+	assert_int_equal(back.domain_type, SB_DOM_PV);
+	assert_true(back.committed);
+	assert_false(back.activated);
+	assert_true(back.commit_time == 1796400001.5);
+	free(text);
+
+	m.activated = 1;
+	snprintf(m.activation_reason, sizeof(m.activation_reason), "heartbeat");
+	m.activation_epoch = 4;
+	m.activation_time = 1.5;
+	memset(m.memory_digest, 'f', 64);
+	text = img_manifest_format(&m, &len);
+	assert_int_equal(img_manifest_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.memory_digest, m.memory_digest);
+	assert_string_equal(back.activation_reason, "heartbeat");
+	assert_int_equal(back.activation_epoch, 4);
+	/* damage is reported, not trusted */
+	text[strstr(text, "state_digest") - text + 20] = 'X';
+	assert_int_equal(img_manifest_parse(text, len, &back, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "state_digest"));
+	assert_int_equal(img_manifest_parse("{\"format\":\"other/1\"}", 20, &back, err, sizeof(err)), -1);
+	free(text);
+}
+
 static void test_verify_no_replica(void **state)
 {
 	char *argv[] = { "verify", dir, NULL };
@@ -726,6 +776,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_stream_replaces_at_first_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_crashes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_name_call_and_errno, setup, teardown),
+		cmocka_unit_test(test_manifest_roundtrip),
 		cmocka_unit_test_setup_teardown(test_verify_no_replica, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

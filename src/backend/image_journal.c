@@ -292,9 +292,14 @@ static int apply_state(struct apply *a, uint64_t arg, uint32_t len)
 		errno = EINVAL;
 		return fail(a, "bad state name in", IMG_JOURNAL);
 	}
-	if (img_state_list_add(&a->written, (enum sb_layer)(arg >> 32), (uint32_t)arg,
-			       len - IMG_NAME_MAX, name))
-		return fail(a, "record", "state");
+	{
+		char listed[IMG_NAME_MAX];       /* the list may rename a repeat; the file keeps name */
+
+		snprintf(listed, sizeof(listed), "%s", name);
+		if (img_state_list_add(&a->written, (enum sb_layer)(arg >> 32), (uint32_t)arg,
+				       len - IMG_NAME_MAX, listed))
+			return fail(a, "record", "state");
+	}
 	return copy_to_state(a, name, len - IMG_NAME_MAX);
 }
 

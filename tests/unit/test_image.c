@@ -754,6 +754,55 @@ static void test_manifest_roundtrip(void **state)
 	free(text);
 }
 
+static void test_state_names(void **state)
+{
+	struct sb_buf b;
+	char name[IMG_NAME_MAX];
+	int st;
+	struct img_state_list l = { 0 };
+	uint8_t blob[16] = { 0 };
+	(void)state;
+
+	sb_buf_init(&b);
+	assert_int_equal(sb_write_x86_pv_vcpu(&b, SB_LIBXC_X86_PV_VCPU_XSAVE, 17, blob, 16), 0);
+	assert_int_equal(img_state_name(SB_LAYER_LIBXC, SB_LIBXC_X86_PV_VCPU_XSAVE, b.data + 8, 24, name, &st), 1);
+	assert_string_equal(name, "vcpu17_xsave");
+	assert_false(st);
+	sb_buf_reset(&b);
+	assert_int_equal(sb_write_emulator_record(&b, SB_LIBXL_EMULATOR_XENSTORE_DATA, 2, 3, "x", 1), 0);
+	assert_int_equal(img_state_name(SB_LAYER_LIBXL, SB_LIBXL_EMULATOR_XENSTORE_DATA, b.data + 8, 9, name, &st), 1);
+	assert_string_equal(name, "emulator_xenstore_data_3");
+	assert_int_equal(img_state_name(SB_LAYER_LIBXC, SB_LIBXC_X86_PV_P2M_FRAMES, blob, 16, name, &st), 1);
+	assert_string_equal(name, "p2m_frames");
+	assert_true(st);
+	assert_int_equal(img_state_name(SB_LAYER_LIBXC, SB_LIBXC_SHARED_INFO, blob, 16, name, &st), 1);
+	assert_string_equal(name, "shared_info");
+	assert_int_equal(img_state_name(SB_LAYER_LIBXC, SB_LIBXC_CHECKPOINT, NULL, 0, name, &st), 0);
+	assert_int_equal(img_state_name(SB_LAYER_LIBXL, SB_LIBXL_CHECKPOINT_END, NULL, 0, name, &st), 0);
+	/* the same name twice in one epoch: .2, .3 */
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "hvm_context");
+		assert_int_equal(img_state_list_add(&l, SB_LAYER_LIBXC, SB_LIBXC_HVM_CONTEXT, 10, name), 0);
+	}
+	assert_string_equal(l.v[1].name, "hvm_context.2");
+	assert_string_equal(l.v[2].name, "hvm_context.3");
+	{
+		size_t len;
+		char *text = img_state_order_text(&l, &len);
+		struct img_state_list back = { 0 };
+
+		assert_string_equal(text, "3 9 10 hvm_context\n3 9 10 hvm_context.2\n3 9 10 hvm_context.3\n");
+		assert_int_equal(img_state_order_parse(text, len, &back), 0);
+		assert_int_equal(back.n, 3);
+		assert_int_equal(img_state_order_parse("3 9 10 ../x\n", 12, &back), -1);
+		assert_int_equal(img_state_order_parse("3 9 10 cpuid_policy\n", 20, &back), -1);
+		img_state_list_free(&back);
+		free(text);
+	}
+	img_state_list_free(&l);
+	sb_buf_free(&b);
+}
+
 static void test_verify_no_replica(void **state)
 {
 	char *argv[] = { "verify", dir, NULL };
@@ -777,6 +826,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_switch_crashes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_name_call_and_errno, setup, teardown),
 		cmocka_unit_test(test_manifest_roundtrip),
+		cmocka_unit_test(test_state_names),
 		cmocka_unit_test_setup_teardown(test_verify_no_replica, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

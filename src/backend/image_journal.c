@@ -288,14 +288,14 @@ static int apply_state(struct apply *a, uint64_t arg, uint32_t len)
 		errno = EINVAL;
 		return fail(a, "bad state entry in", IMG_JOURNAL);
 	}
-	if (!name[0] || name[0] == '.' || strchr(name, '/')) {
+	if (!name[0] || name[0] == '.' || strchr(name, '/') || name[IMG_NAME_MAX - 1]) {
 		errno = EINVAL;
 		return fail(a, "bad state name in", IMG_JOURNAL);
 	}
 	{
 		char listed[IMG_NAME_MAX];       /* the list may rename a repeat; the file keeps name */
 
-		snprintf(listed, sizeof(listed), "%s", name);
+		memcpy(listed, name, IMG_NAME_MAX);      /* NUL-terminated: checked above */
 		if (img_state_list_add(&a->written, (enum sb_layer)(arg >> 32), (uint32_t)arg,
 				       len - IMG_NAME_MAX, listed))
 			return fail(a, "record", "state");

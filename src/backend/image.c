@@ -251,7 +251,6 @@ static int add_initial(struct image *im, enum sb_layer layer, uint32_t type,
 		       const uint8_t *body, uint32_t len, int sync)
 {
 	note_type(im, layer, type);
-	im->total_bytes += SB_REC_HDR_LEN + sb_pad8(len);
 	if (layer == SB_LAYER_LIBXC && type == SB_LIBXC_PAGE_DATA) {
 		struct page_ctx pc = { .im = im };
 
@@ -329,13 +328,14 @@ static int commit_first(struct sb_target *t, struct image *im, const struct sb_e
 			if (stage_state(im, r->layer, r->type, r->body, r->length, sync))
 				return -1;
 		}
-		im->total_bytes += sb_epoch_wire_bytes(ep);
 	}
+	im->total_bytes += ci->wire_bytes;
 	fill_manifest(t, im, ci, &m);
 	if (fstat(im->memfd, &st))
 		return ierr(im, "stat memory: %s", strerror(errno));
-	if ((uint64_t)st.st_size < m.memory_bytes && ftruncate(im->memfd, (off_t)m.memory_bytes))
-		return ierr(im, "extend memory to %" PRIu64 " bytes: %s", m.memory_bytes, strerror(errno));
+	if ((uint64_t)st.st_size != m.memory_bytes && ftruncate(im->memfd, (off_t)m.memory_bytes))
+		return ierr(im, "set the length of memory to %" PRIu64 " bytes: %s", m.memory_bytes,
+			    strerror(errno));
 	if (sync && fsync(im->memfd))
 		return ierr(im, "fsync memory: %s", strerror(errno));
 	text = img_state_order_text(&im->order, &len);
@@ -436,7 +436,7 @@ static int commit_next(struct sb_target *t, struct image *im, const struct sb_ep
 	sb_hash_final(im->state_hash, scratch);     /* resets it: this epoch's state only */
 	if (journal_pages(im, ep) || journal_state(im, ep))
 		return -1;
-	im->total_bytes += sb_epoch_wire_bytes(ep);
+	im->total_bytes += ci->wire_bytes;
 	fill_manifest(t, im, ci, &m);
 	text = img_state_order_text(&im->order, &len);
 	if (!text)

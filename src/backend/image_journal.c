@@ -9,7 +9,7 @@
  * A journal is complete when its size is exactly that count + 48 and the
  * hash matches.  Commit: write it whole (fsync with --sync), then apply it
  * (pages, state files via tmp + rename, stale state files removed, memory
- * extended to the manifest's memory_bytes), then the manifest via tmp + rename, then unlink
+ * cut or extended to the manifest's memory_bytes), then the manifest via tmp + rename, then unlink
  * it.  Applying twice is harmless, so recovery replays a complete journal of
  * the epoch after the manifest's and drops any other.
  */
@@ -425,8 +425,8 @@ static int apply_finish(struct apply *a, const struct jhdr *h)
 	}
 	if (fstat(a->memfd, &st))
 		return fail(a, "stat", IMG_MEMORY);
-	if ((uint64_t)st.st_size < m.memory_bytes && ftruncate(a->memfd, (off_t)m.memory_bytes))
-		return fail(a, "extend", IMG_MEMORY);
+	if ((uint64_t)st.st_size != m.memory_bytes && ftruncate(a->memfd, (off_t)m.memory_bytes))
+		return fail(a, "set the length of", IMG_MEMORY);
 	if (remove_stale(a))
 		return -1;
 	if (sync && (fsync(a->memfd) || fsync(a->statefd)))

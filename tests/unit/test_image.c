@@ -156,6 +156,10 @@ static void epoch_records(struct recs *r, unsigned n, unsigned v)
 
 		pages(r, e, 3, 100 * v + 10 * n);
 		pages(r, &again, 1, 100 * v + 10 * n + 5);   /* the same pfn again: this copy wins */
+		if (n == 4) {                                /* the highest pfn goes: memory shrinks */
+			e[0] = sb_pfn_entry(20, SB_PT_XTAB);
+			pages(r, e, 1, 0);
+		}
 	}
 	assert_int_equal(sb_write_tsc_info(new_rec(r, SB_LAYER_LIBXC), 1, 2000000, n * 1000ull, n), 0);
 	r->v[r->n - 1].type = SB_LIBXC_X86_TSC_INFO;
@@ -341,6 +345,14 @@ static void check_replica(unsigned n, unsigned v)
 	assert_string_equal(man.state_digest, st);
 	file_digest(IMG_MEMORY, man.memory_bytes, fmem);
 	assert_string_equal(fmem, mem);
+	{       /* the file is exactly memory_bytes long: sha256sum of it is the digest */
+		char path[512];
+		struct stat sbuf;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, IMG_MEMORY);
+		assert_int_equal(stat(path, &sbuf), 0);
+		assert_int_equal((uint64_t)sbuf.st_size, man.memory_bytes);
+	}
 	assert_false(exists(IMG_JOURNAL));
 	sb_buf_free(&m->state);
 	free(m);
@@ -435,8 +447,15 @@ static void test_initial_then_commits(void **state)
 	/* pfn 43 was XTAB without ever holding data: a hole, the file stops at pfn 20 */
 	assert_int_equal(stat(strcat(strcpy((char *)body, dir), "/memory"), &sbuf), 0);
 	assert_int_equal(sbuf.st_size, 21 * SB_PAGE_SIZE);
+	assert_int_equal(feed_epoch(&t, 4, 0, 1, err, sizeof(err)), 0);
+	check_replica(4, 0);
+	read_manifest(&man);
+	assert_int_equal(man.memory_bytes, MAX_MEMKB * 1024);   /* pfn 20 is gone */
+	assert_int_equal(man.pages_present, 7);          /* 11, then -1 -1 -1 +1-1 (epochs 1-4) -1 (pfn 20) */
+	assert_int_equal(feed_epoch(&t, 5, 0, 1, err, sizeof(err)), 0);
+	check_replica(5, 0);
 	assert_true(t.ops->status_json(&t, status, sizeof(status)) > 0);
-	assert_non_null(strstr(status, "\"committed_epoch\":3"));
+	assert_non_null(strstr(status, "\"committed_epoch\":5"));
 
 	/* a commit out of sequence is refused */
 	{
@@ -447,25 +466,25 @@ static void test_initial_then_commits(void **state)
 		assert_non_null(strstr(err, dir));
 		sb_epoch_free(ep);
 	}
-	struct sb_failover_info fi = { .reason = "eof", .epoch = 3 };
+	struct sb_failover_info fi = { .reason = "eof", .epoch = 5 };
 
 	assert_int_equal(t.ops->activate(&t, &fi, err, sizeof(err)), 0);
 	t.ops->close(&t);
-	check_replica(3, 0);
+	check_replica(5, 0);
 	read_manifest(&man);
 	sb_buf_init(&m->state);
-	model_run(m, 3, 0);
+	model_run(m, 5, 0);
 	model_digests(m, mem, st);
 	assert_true(man.activated);
 	assert_string_equal(man.activation_reason, "eof");
-	assert_int_equal(man.activation_epoch, 3);
+	assert_int_equal(man.activation_epoch, 5);
 	assert_string_equal(man.memory_digest, mem);
 	sb_buf_free(&m->state);
 	free(m);
 
-	assert_int_equal(verify_against(3, 0, 0), 0);
-	assert_int_equal(verify_against(3, 0, 1), 1);       /* a wrong expectation */
-	assert_int_equal(verify_against(2, 0, 0), 1);       /* epoch 3 not in the file */
+	assert_int_equal(verify_against(5, 0, 0), 0);
+	assert_int_equal(verify_against(5, 0, 1), 1);       /* a wrong expectation */
+	assert_int_equal(verify_against(4, 0, 0), 1);       /* epoch 5 not in the file */
 }
 
 /* Run a stream to epoch 2 in a child, crash it at point during the commit of epoch 3. */

@@ -235,6 +235,7 @@ out:
 struct apply {
 	FILE *f;
 	int dirfd, statefd, memfd;
+	int sync;                       /* fsync each state file before its rename */
 	const char *dirname;
 	char *err;
 	size_t errlen;
@@ -273,8 +274,8 @@ static int copy_to_state(struct apply *a, const char *name, uint64_t n)
 		}
 		n -= k;
 	}
-	if (close(fd))
-		return fail(a, "close state/", tmp);
+	if ((a->sync && fsync(fd)) | close(fd))
+		return fail(a, "fsync and close state/", tmp);
 	if (renameat(a->statefd, tmp, a->statefd, name))
 		return fail(a, "rename to state/", name);
 	return 0;
@@ -388,7 +389,7 @@ static int apply_entries(struct apply *a)
 		case IMG_J_ORDER:
 			if (apply_blob(a, len, J_ORDER_MAX, &a->order, &a->order_len))
 				return -1;
-			if (img_write_atomic(a->statefd, IMG_ORDER, a->order, a->order_len, 0))
+			if (img_write_atomic(a->statefd, IMG_ORDER, a->order, a->order_len, a->sync))
 				return fail(a, "write state/", IMG_ORDER);
 			break;
 		case IMG_J_MANIFEST:
@@ -471,6 +472,7 @@ int img_journal_apply(int dirfd, const char *dirname, int memfd, int trusted,
 		fail(&a, "read header of", IMG_JOURNAL);
 		goto out;
 	}
+	a.sync = (int)(h.flags & 1);
 	a.memfd = memfd >= 0 ? memfd : openat(dirfd, IMG_MEMORY, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (a.memfd < 0) {
 		fail(&a, "open", IMG_MEMORY);

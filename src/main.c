@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
+	{ "verify", cmd_verify, "check an image replica: committed epoch, digests, the primary's expectations" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

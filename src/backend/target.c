@@ -7,6 +7,7 @@
 static const struct sb_target_ops *const targets[] = {
 	&sb_target_image,
 	&sb_target_null,
+	&sb_target_xen,
 };
 
 const struct sb_target_ops *sb_target_lookup(const char *spec, const char **arg)
@@ -23,5 +24,5 @@ const struct sb_target_ops *sb_target_lookup(const char *spec, const char **arg)
 			*arg = spec[n] == ':' ? spec + n + 1 : spec + n;
 		return targets[i];
 	}
-	return NULL;       /* "xen..." too, until the xen target exists */
+	return NULL;
 }

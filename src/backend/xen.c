@@ -253,8 +253,10 @@ static int emu_commit(struct xen_target *x, const struct emu_keep *e, char *err,
 
 /* ---------------------------------------------------------------- ops */
 
-static int xen_open(struct sb_target *t, const char *arg, const struct sb_stream_info *info,
-		    char *err, size_t errlen)
+static void xen_close(struct sb_target *t);
+
+static int open_target(struct sb_target *t, const char *arg, const struct sb_stream_info *info,
+		       char *err, size_t errlen)
 {
 	struct xen_target *x = calloc(1, sizeof(*x));
 	uint32_t major, minor, hint = 0;
@@ -293,6 +295,16 @@ static int xen_open(struct sb_target *t, const char *arg, const struct sb_stream
 	sb_xen_domain_version(&x->dom, &major, &minor);
 	sb_xen_feed_init(&x->feed, hint, major, minor);
 	return 0;
+}
+
+/* A failed open leaves nothing behind (close is then a no-op). */
+static int xen_open(struct sb_target *t, const char *arg, const struct sb_stream_info *info,
+		    char *err, size_t errlen)
+{
+	if (open_target(t, arg, info, err, errlen) == 0)
+		return 0;
+	xen_close(t);
+	return -1;
 }
 
 /* The feed knows the libxc headers: make the shell and start the helper. */
@@ -485,7 +497,7 @@ static int xen_status_json(struct sb_target *t, char *buf, size_t len)
 			 ",\"checkpoints_read_by_libxc\":%" PRIu64 "}",
 			 x->dom.created ? x->dom.domid : 0, x->name, x->dom.created ? "true" : "false",
 			 x->activated ? "true" : "false", x->commits, x->feed.checkpoints, applied);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
 static void xen_close(struct sb_target *t)

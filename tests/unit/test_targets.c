@@ -21,8 +21,11 @@ static void test_lookup(void **state)
 	assert_string_equal(arg, "a:b");
 	assert_ptr_equal(sb_target_lookup("null", &arg), &sb_target_null);
 	assert_string_equal(arg, "");
-	assert_null(sb_target_lookup("xen", &arg));
-	assert_null(sb_target_lookup("xen:domid=3", &arg));
+	assert_ptr_equal(sb_target_lookup("xen", &arg), &sb_target_xen);
+	assert_string_equal(arg, "");
+	assert_ptr_equal(sb_target_lookup("xen:name=web,memory=512", &arg), &sb_target_xen);
+	assert_string_equal(arg, "name=web,memory=512");
+	assert_null(sb_target_lookup("xenx", &arg));
 	assert_null(sb_target_lookup("imagex:/d", &arg));
 	assert_null(sb_target_lookup("nul", &arg));
 	assert_null(sb_target_lookup("", &arg));

@@ -27,7 +27,7 @@ CFLAGS_T="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Isrc $(
 LIBS_T="$(pkg-config --libs xencontrol xenguest xenstore libnl-3.0 libnl-route-3.0 yajl libcrypto 2>/dev/null) -lev -lm"
 OBJS=$(find build/obj -name '*.o' ! -path '*/src/main.o')
 mkdir -p build/xen
-for t in relay rawfeed; do
+for t in relay rawfeed drive; do
 	cc $CFLAGS_T -o build/xen/$t tests/xen/$t.c $OBJS $LIBS_T >>"$OUTDIR/build.log" 2>&1 ||
 		{ tail -n 30 "$OUTDIR/build.log"; echo "0 passed, 1 failed"; exit 1; }
 done

@@ -56,18 +56,19 @@ tsc_mode = "native"
 cpuid = "host,rdtscp=0"
 EOC
 }
-domid_of() { xl domid "$1" 2>/dev/null; }
+XL() { timeout 60 xl "$@"; }
+domid_of() { XL domid "$1" 2>/dev/null; }
 ticks_in() { grep -ao 'domU tick [0-9]*' "$@" 2>/dev/null | awk '{print $3}'; }
 last_tick_in() { ticks_in "$@" | tail -n 1; }
 # wait_for SECS cmd...: poll every 0.2 s
 wait_for() { local n=$(( $1 * 5 )); shift; while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.2; n=$((n-1)); done; return 1; }
 log_has_tick() { [ -n "$(ticks_in "$1")" ]; }
 running_as() {   # running_as NAME DOMID: the domain DOMID is called NAME and not paused
-	local line; line=$(xl list 2>/dev/null | awk -v n="$1" -v d="$2" '$1==n && $2==d')
+	local line; line=$(XL list 2>/dev/null | awk -v n="$1" -v d="$2" '$1==n && $2==d')
 	[ -n "$line" ] && ! echo "$line" | awk '{print $5}' | grep -q p
 }
-incoming_domid() { xl list 2>/dev/null | awk '$1=="guest--incoming"{print $2}'; }
-count_domains() { xl list 2>/dev/null | tail -n +2 | wc -l; }
+incoming_domid() { XL list 2>/dev/null | awk '$1=="guest--incoming"{print $2}'; }
+count_domains() { XL list 2>/dev/null | tail -n +2 | wc -l; }
 
 ensure_primary() {   # a running "guest" whose console log is $LOGS/guest-guest.log
 	if [ -z "$(domid_of guest)" ]; then
@@ -79,21 +80,36 @@ ensure_primary() {   # a running "guest" whose console log is $LOGS/guest-guest.
 	fi
 	wait_for 30 log_has_tick "$(primary_log)"
 }
-# the console log of the current "guest" (a restored guest logs under the name it had when xenconsoled met it)
+ensure_primary_aside() { ensure_primary && set_aside "$1"; }
+# Console logs: xenconsoled names a log after the domain's name when it first
+# meets the domain ("guest" or "guest--incoming", depending on timing) and
+# keeps writing to the open file even when it is renamed.  So each scenario
+# first moves the primary's log aside (primary_log), and any guest-guest*.log
+# that appears afterwards is the restored domain's (restored_log).
 PRIMARY_LOG=$LOGS/guest-guest.log
 primary_log() { echo "$PRIMARY_LOG"; }
+set_aside() {   # set_aside TAG: the current guest's log becomes $LOGS/TAG-primary.log
+	local f
+	for f in $LOGS/guest-guest*.log; do
+		[ -e "$f" ] || continue
+		if [ "$f" = "$PRIMARY_LOG" ]; then mv "$f" $LOGS/$1-primary.log; PRIMARY_LOG=$LOGS/$1-primary.log
+		else mv "$f" $LOGS/$1-stale-$(basename "$f"); fi
+	done
+}
+restored_log() { ls -t $LOGS/guest-guest*.log 2>/dev/null | head -n 1; }
+restored_has_tick() { local f; f=$(restored_log); [ -n "$f" ] && log_has_tick "$f"; }
 adopt_restored() {   # the restored guest becomes the next scenario's primary
-	local n=$1
-	mv $LOGS/guest-guest--incoming.log $LOGS/restored-$n.log 2>/dev/null
-	PRIMARY_LOG=$LOGS/restored-$n.log
+	local f; f=$(restored_log)
+	[ -n "$f" ] && mv "$f" $LOGS/restored-$1.log && PRIMARY_LOG=$LOGS/restored-$1.log
 }
 
 
-check_counter() {  # check_counter NAME PRIMARY_LAST RESTORED_LOG
-	local name=$1 p=$2 log=$3 first last
-	if ! wait_for 60 log_has_tick "$log"; then
-		result "$name" FAIL "no console output from the restored guest in $log"; return 1
+check_counter() {  # check_counter NAME PRIMARY_LAST
+	local name=$1 p=$2 log first last
+	if ! wait_for 60 restored_has_tick; then
+		result "$name" FAIL "no console output from the restored guest ($(ls $LOGS | tr '\n' ' '))"; return 1
 	fi
+	log=$(restored_log)
 	first=$(ticks_in "$log" | head -n 1)
 	wait_for 30 sh -c "[ \$(grep -ao 'domU tick [0-9]*' $log | tail -n1 | awk '{print \$3}') -ge $((first + 3)) ]"
 	last=$(last_tick_in "$log")
@@ -110,7 +126,7 @@ check_counter() {  # check_counter NAME PRIMARY_LAST RESTORED_LOG
 # remus_to CMD: xl remus of "guest" into CMD (backgrounded; sender log in $OUT)
 remus_to() {
 	local tag=$1 cmd=$2
-	( timeout 600 xl remus -s "" -F -n -d -e -i 200 guest "$cmd" > $OUT/$tag-sender.log 2>&1
+	( timeout 300 xl remus -s "" -F -n -d -e -i 200 guest "$cmd" > $OUT/$tag-sender.log 2>&1
 	  echo "xl remus exit $?" >> $OUT/$tag-sender.log ) &
 	REMUS_PID=$!
 }
@@ -118,15 +134,16 @@ remus_to() {
 # measure_failover TAG OLD_PRIMARY_DOMID BACKUP_DOMID: destroy the primary, time until
 # the backup runs as "guest", then until its console prints a new tick.
 measure_failover() {
-	local tag=$1 prim=$2 back=$3 log=$4 t0 t1 t2 n0
-	n0=$(ticks_in "$log" | wc -l)
+	local tag=$1 prim=$2 back=$3 t0 t1 t2
+	mark "$tag: destroying primary $prim (backup $back)"
 	t0=$(us)
-	xl destroy "$prim"
+	XL destroy "$prim"
 	if ! wait_for 120 running_as guest "$back"; then
-		echo "TIMING $tag failover-to-running FAILED" | tee -a $OUT/timings.txt; return 1
+		echo "TIMING $tag failover-to-running FAILED ($(XL list | tr '\n' ' '))" | tee -a $OUT/timings.txt; return 1
 	fi
 	t1=$(us)
-	wait_for 60 sh -c "[ \$(grep -ao 'domU tick [0-9]*' $log 2>/dev/null | wc -l) -gt $n0 ]"
+	mark "$tag: backup $back runs as guest"
+	wait_for 60 restored_has_tick
 	t2=$(us)
 	echo "TIMING $tag primary-destroyed->running $(secs $t0 $t1) s, ->next-console-tick $(secs $t0 $t2) s" | tee -a $OUT/timings.txt
 }
@@ -134,7 +151,7 @@ measure_failover() {
 # ---------------------------------------------------------------- 1
 scenario_1() {
 	mark "scenario 1: remus failover"
-	ensure_primary || { result remus-failover FAIL "cannot start the primary guest"; return; }
+	ensure_primary_aside s1 || { result remus-failover FAIL "cannot start the primary guest"; return; }
 	local prim back p
 	prim=$(domid_of guest)
 	remus_to s1 "$RECV 2>$OUT/s1-standby.log"
@@ -144,14 +161,14 @@ scenario_1() {
 	fi
 	back=$(incoming_domid)
 	p=$(last_tick_in "$(primary_log)")
-	measure_failover s1-standby "$prim" "$back" $LOGS/guest-guest--incoming.log
+	measure_failover s1-standby "$prim" "$back"
 	wait $REMUS_PID
 	sleep 1
 	cat $OUT/s1-standby.log | tail -n 5
 	if ! running_as guest "$back"; then
 		result remus-failover FAIL "no running domain \"guest\" with the backup's id $back: $(xl list | tr '\n' ' ')"; return
 	fi
-	check_counter remus-failover "$p" $LOGS/guest-guest--incoming.log || return
+	check_counter remus-failover "$p" || return
 	result remus-failover PASS "domain $back runs as guest; $(grep -o 'running from epoch [0-9]*' $OUT/s1-standby.log)"
 	adopt_restored 1
 }
@@ -159,7 +176,7 @@ scenario_1() {
 # ---------------------------------------------------------------- 2
 scenario_2() {
 	mark "scenario 2: cut inside an epoch"
-	ensure_primary || { result mid-epoch-cut FAIL "cannot start the primary guest"; return; }
+	ensure_primary_aside s2 || { result mid-epoch-cut FAIL "cannot start the primary guest"; return; }
 	local prim back p cutep
 	prim=$(domid_of guest)
 	rm -f /tmp/release-2 /tmp/cut-2
@@ -171,7 +188,8 @@ scenario_2() {
 	cat /tmp/cut-2
 	back=$(incoming_domid)
 	p=$(last_tick_in "$(primary_log)")
-	xl destroy "$prim"
+	mark "s2: destroying primary $prim, then releasing the relay"
+	XL destroy "$prim"
 	touch /tmp/release-2
 	wait $REMUS_PID
 	if ! wait_for 120 running_as guest "$back"; then
@@ -181,7 +199,7 @@ scenario_2() {
 	if ! grep -q "running from epoch $cutep\b" $OUT/s2-standby.log; then
 		result mid-epoch-cut FAIL "expected failover to epoch $cutep: $(grep -o 'running from epoch [0-9]*' $OUT/s2-standby.log)"; return
 	fi
-	check_counter mid-epoch-cut "$p" $LOGS/guest-guest--incoming.log || return
+	check_counter mid-epoch-cut "$p" || return
 	result mid-epoch-cut PASS "cut inside epoch $CKPTS; running from epoch $cutep as domain $back"
 	adopt_restored 2
 }
@@ -189,7 +207,7 @@ scenario_2() {
 # ---------------------------------------------------------------- 4
 scenario_4() {
 	mark "scenario 4: cut before the first checkpoint"
-	ensure_primary || { result cut-before-first FAIL "cannot start the primary guest"; return; }
+	ensure_primary_aside s4 || { result cut-before-first FAIL "cannot start the primary guest"; return; }
 	local prim before after
 	prim=$(domid_of guest)
 	before=$(count_domains)
@@ -218,11 +236,10 @@ scenario_4() {
 # ---------------------------------------------------------------- 3
 scenario_3() {
 	mark "scenario 3: replay of an xl save file"
-	ensure_primary || { result replay-xl-save FAIL "cannot start the guest"; return; }
+	ensure_primary_aside s3 || { result replay-xl-save FAIL "cannot start the guest"; return; }
 	local p d
 	xl save guest /tmp/guest.xlsave || { result replay-xl-save FAIL "xl save failed"; return; }
 	p=$(last_tick_in "$(primary_log)")
-	rm -f $LOGS/guest-guest--incoming.log
 	local t0 t1; t0=$(us)
 	replay /tmp/guest.xlsave 2>$OUT/s3-standby.log
 	echo "standby replay exit $?" >> $OUT/s3-standby.log
@@ -232,7 +249,7 @@ scenario_3() {
 	if [ -z "$d" ] || ! running_as guest "$d"; then
 		result replay-xl-save FAIL "no running guest after replay: $(tail -n 3 $OUT/s3-standby.log | tr '\n' ' ')"; return
 	fi
-	check_counter replay-xl-save "$p" $LOGS/guest-guest--incoming.log || return
+	check_counter replay-xl-save "$p" || return
 	result replay-xl-save PASS "domain $d runs as guest after replay"
 	adopt_restored 3
 	rm -f /tmp/guest.xlsave
@@ -241,7 +258,7 @@ scenario_3() {
 # ---------------------------------------------------------------- bench
 bench() {
 	mark "bench: xl migrate-receive -r"
-	ensure_primary || return
+	ensure_primary_aside bx || return
 	local prim back
 	prim=$(domid_of guest)
 	remus_to bx "xl migrate-receive -r -e 2>$OUT/bx-receiver.log"
@@ -249,7 +266,7 @@ bench() {
 	sleep $(( CKPTS / 2 + 20 ))   # live copy (~20 s under TCG) + ~$CKPTS checkpoints at -i 200
 	back=$(incoming_domid)
 	[ -n "$back" ] || { echo "TIMING bx no backup domain" | tee -a $OUT/timings.txt; return; }
-	measure_failover bx-xl "$prim" "$back" $LOGS/guest-guest--incoming.log
+	measure_failover bx-xl "$prim" "$back"
 	wait $REMUS_PID
 	adopt_restored bx
 }
@@ -260,12 +277,12 @@ for s in $ONLY; do
 	case $s in
 	1) scenario_1 ;; 2) scenario_2 ;; 3) scenario_3 ;; 4) scenario_4 ;; bench) bench ;;
 	raw) # diagnostic: the target's shell + helper without the engine
-		ensure_primary && { prim=$(domid_of guest)
+		ensure_primary_aside raw && { prim=$(domid_of guest)
 		remus_to raw "$RAWFEED guest $MEM pvh 2>$OUT/raw.log"
 		wait_for 300 sh -c "[ \$(grep -c 'epoch [0-9]* committed' $OUT/raw.log) -ge $CKPTS ]"
 		back=$(incoming_domid); p=$(last_tick_in "$(primary_log)")
-		measure_failover raw "$prim" "$back" $LOGS/guest-guest--incoming.log
-		wait $REMUS_PID; check_counter rawfeed "$p" $LOGS/guest-guest--incoming.log && result rawfeed PASS "domain $back"
+		measure_failover raw "$prim" "$back"
+		wait $REMUS_PID; check_counter rawfeed "$p" && result rawfeed PASS "domain $back"
 		adopt_restored raw; } ;;
 	esac
 done

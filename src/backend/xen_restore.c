@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -309,8 +310,15 @@ int sb_xen_helper_start(struct sb_xen_helper *h, const struct sb_xen_restore_arg
 		if (close_range(5, ~0U, 0) < 0)
 			for (int fd = 5; fd < 1024; fd++)
 				close(fd);
+		/* The parent decides the helper's fate (it may fail over on a
+		 * signal sent to the whole group); if the parent dies, so does
+		 * the helper. */
 		signal(SIGPIPE, SIG_IGN);
-		signal(SIGINT, SIG_IGN);      /* the parent decides the helper's fate */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		helper_main(a, 3, 4);
 	}
 	close(data[1]);

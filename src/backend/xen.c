@@ -70,11 +70,11 @@ struct xen_target {
 	int activated;
 };
 
-static double now_s(void)
+static int64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---------------------------------------------------------------- options */
@@ -425,13 +425,34 @@ static int xen_commit(struct sb_target *t, const struct sb_epoch *ep,
 	return 0;
 }
 
+/* Give libxl the guest's config as its own record of the domain, so that
+ * `xl save`, `xl migrate`, `xl remus` of the restored guest work (libxl
+ * keeps it as XEN_LIB_DIR/userdata-d.<domid>.<uuid>.libxl-json; xl's
+ * preamble config is that same libxl_domain_config JSON).  Best effort. */
+static void save_libxl_config(struct sb_target *t, struct xen_target *x)
+{
+	struct sb_buf b;
+	char path[256], why[512];
+
+	if (!t->info.config_json || !x->have_uuid)
+		return;
+	snprintf(path, sizeof(path), "/var/lib/xen/userdata-d.%u.%s.libxl-json", x->dom.domid,
+		 x->dom.uuid_str);
+	b.data = (uint8_t *)t->info.config_json;
+	b.len = strlen(t->info.config_json);
+	b.cap = b.len;
+	if (write_file_atomic(path, &b, why, sizeof(why)))
+		fprintf(stderr, "standby: %s: xen: warning: %s (xl will not know the guest's config)\n",
+			x->stream, why);
+}
+
 static int xen_activate(struct sb_target *t, const struct sb_failover_info *fi,
 			char *err, size_t errlen)
 {
 	struct xen_target *x = t->priv;
 	struct sb_xen_result res;
 	char why[512];
-	double t0 = now_s(), t_restored;
+	int64_t t0 = now_ms(), t_restored;
 
 	if (!x->helper_running)
 		return ERR("xen target: failover (%s) with no domain being restored", fi->reason);
@@ -439,7 +460,7 @@ static int xen_activate(struct sb_target *t, const struct sb_failover_info *fi,
 		snprintf(err, errlen, "xen target: domain %u: %s; domain destroyed", x->dom.domid, why);
 		goto fail;
 	}
-	t_restored = now_s();
+	t_restored = now_ms();
 	if (x->feed.checkpoints && sb_xen_helper_checkpoints(&x->helper) != x->feed.checkpoints) {
 		snprintf(err, errlen, "xen target: domain %u: libxc read %" PRIu64 " checkpoints, %" PRIu64
 			 " were fed; domain destroyed", x->dom.domid, sb_xen_helper_checkpoints(&x->helper),
@@ -457,12 +478,14 @@ static int xen_activate(struct sb_target *t, const struct sb_failover_info *fi,
 		goto fail;
 	}
 	x->activated = 1;
+	save_libxl_config(t, x);
 	sb_xen_helper_stop(&x->helper);
 	x->helper_running = 0;
 	fprintf(stderr, "standby: %s: xen: failover (%s): domain %u \"%s\" running from epoch %" PRIu64
-		" (%" PRIu64 " checkpoints applied); libxc finished in %.3f s, running %.3f s after activate\n",
+		" (%" PRIu64 " checkpoints applied); libxc finished in %" PRId64 " ms, running %" PRId64
+		" ms after activate\n",
 		x->stream, fi->reason, x->dom.domid, x->name, fi->epoch, x->feed.checkpoints,
-		t_restored - t0, now_s() - t0);
+		t_restored - t0, now_ms() - t0);
 	return 0;
 fail:
 	sb_xen_helper_stop(&x->helper);

@@ -17,7 +17,8 @@ export PATH=/usr/lib/xen-4.17/bin:$PATH
 SB=${STANDBY:-$SRCDIR/standby}
 RELAY=$SRCDIR/build/xen/relay
 RAWFEED=$SRCDIR/build/xen/rawfeed
-DRIVE=$SRCDIR/build/xen/drive
+DRIVE=${XEN_DRIVE:-$SRCDIR/build/xen/drive}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 # The receiver under test: `standby receive` / `standby replay`.  While the
 # engine is not in the tree (those commands missing), tests/xen/drive drives
 # the same target through backend.h instead, and every result says so.

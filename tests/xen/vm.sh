@@ -108,7 +108,13 @@ ACCEL=${XENVM_ACCEL:-tcg}
 # TCG: "max" minus SMAP -- with SMAP advertised, QEMU 7.2 TCG + Xen 4.17 kill
 # the PV dom0 on its first exception ("d0v0 Unhandled: vec 14, #PF[0001]",
 # "domain_crash_sync called from entry.S: fault at ... create_bounce_frame").
-if [ "$ACCEL" = kvm ]; then CPU=${XENVM_CPU:-host}; else CPU=${XENVM_CPU:-max,-smap}; fi
+# TCG, and no AVX: QEMU 7.2 is the first TCG with AVX/AVX2, and with them
+# advertised (xstate 0x21f) dom0 processes saw their vector state corrupted:
+# glibc's AVX2 string functions then corrupt memory at random (seen here:
+# bash segfaults in libc, "malloc(): corrupted top size", a libxc PAGE_DATA
+# whose count differed from the bytes sent, a double turning into -nan).
+# Without AVX (xstate 0x3 in dom0) glibc uses SSE2 and these go away.
+if [ "$ACCEL" = kvm ]; then CPU=${XENVM_CPU:-host}; else CPU=${XENVM_CPU:-max,-smap,-avx,-avx2,-fma,-f16c}; fi
 XEN_ARGS="console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=${DOM0_MEM}M,max:${DOM0_MEM}M dom0_max_vcpus=2 console_timestamps=boot"
 # (in -initrd, module args must not contain commas: ',' separates modules)
 DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init panic=5"

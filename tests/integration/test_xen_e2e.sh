@@ -19,6 +19,6 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 	fi
 fi
 export XEN_OUT="$TESTTMP/xen"
-export XEN_VM_TIMEOUT=${XEN_VM_TIMEOUT:-600}
+export XEN_VM_TIMEOUT=${XEN_VM_TIMEOUT:-720}
 export STANDBY
-exec timeout $((XEN_VM_TIMEOUT + 200)) "$SRCDIR/tests/xen/run.sh"
+exec timeout $((XEN_VM_TIMEOUT + 150)) "$SRCDIR/tests/xen/run.sh"

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "standby/backend.h"
 #include "standby/epoch.h"
@@ -153,7 +154,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct sb_failover_info fi = { .reason = reason, .epoch = d.commits - 1 };
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "drive: input ended (%s) at realtime %lld.%03ld: activating\n", reason,
+		(long long)ts.tv_sec, ts.tv_nsec / 1000000);
 	rc = d.t.ops->activate(&d.t, &fi, d.err, sizeof(d.err));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "drive: activate returned %d at realtime %lld.%03ld\n", rc,
+		(long long)ts.tv_sec, ts.tv_nsec / 1000000);
 	if (rc)
 		fprintf(stderr, "drive: activate: %s\n", d.err);
 	d.t.ops->close(&d.t);

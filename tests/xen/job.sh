@@ -148,8 +148,8 @@ remus_to() {
 # the backup runs as "guest", then until its console prints a new tick.
 measure_failover() {
 	local tag=$1 prim=$2 back=$3 t0 t1 t2
-	mark "$tag: destroying primary $prim (backup $back)"
 	t0=$(us)
+	mark "$tag: destroying primary $prim (backup $back) at realtime $EPOCHREALTIME"
 	XL destroy "$prim"
 	if ! wait_for 120 running_as guest "$back"; then
 		echo "TIMING $tag failover-to-running FAILED ($(XL list | tr '\n' ' '))" | tee -a $OUT/timings.txt; return 1

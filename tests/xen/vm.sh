@@ -115,6 +115,9 @@ ACCEL=${XENVM_ACCEL:-tcg}
 # whose count differed from the bytes sent, a double turning into -nan).
 # Without AVX (xstate 0x3 in dom0) glibc uses SSE2 and these go away.
 if [ "$ACCEL" = kvm ]; then CPU=${XENVM_CPU:-host}; else CPU=${XENVM_CPU:-max,-smap,-avx,-avx2,-fma,-f16c}; fi
+# XENVM_TCG_THREAD=single: one host thread for both vCPUs (no MTTCG)
+ACCEL_OPTS=$ACCEL
+[ "$ACCEL" = tcg ] && [ -n "${XENVM_TCG_THREAD:-}" ] && ACCEL_OPTS="tcg,thread=$XENVM_TCG_THREAD"
 # guest_loglvl=warning: at all, Xen prints ~20 "HVM dN save: ..." lines per
 # Remus checkpoint (5 a second); the 115200-baud console is then saturated and
 # dom0's own console writes (the job's progress lines) block for minutes.
@@ -124,7 +127,7 @@ DOM0_ARGS="console=hvc0 earlyprintk=xen rdinit=/init panic=5"
 log "booting QEMU accel=$ACCEL cpu=$CPU mem=${MEM}M dom0_mem=${DOM0_MEM}M (timeout ${TIMEOUT}s); serial -> $OUTDIR/serial.log"
 set +e
 timeout "$TIMEOUT" qemu-system-x86_64 \
-    -accel "$ACCEL" -cpu "$CPU" -smp 2 -m "$MEM" \
+    -accel "$ACCEL_OPTS" -cpu "$CPU" -smp 2 -m "$MEM" \
     -nodefaults -display none -vga none -nic none -no-reboot \
     -serial stdio -monitor none \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 \

@@ -15,6 +15,10 @@ struct command {
 
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
+	{ "receive", cmd_receive, "receive one stream on stdin (the place of xl migrate-receive)" },
+	{ "serve",   cmd_serve,   "receive many streams on a unix or TCP socket" },
+	{ "replay",  cmd_replay,  "feed a recorded stream through the receiving engine" },
+	{ "status",  cmd_status,  "print the JSON status of a running receive or serve" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -6,5 +6,9 @@
 #define STANDBY_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

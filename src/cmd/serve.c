@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"                         [::1]:7000); wildcard addresses need --allow\n"
 		"  --allow CIDR           accept TCP peers in CIDR only (repeatable; IPv4, IPv6)\n"
 		"  --max-streams N        concurrent streams (default 256)\n"
+		"  --xl                   speak as `xl migrate-receive` on each connection: the 54-byte\n"
+		"                         banner first, no acks; plain streams get ready/GO/report\n"
 		"  --remus, --colo        streams must be Remus / COLO (default: any, as they show);\n"
 		"                         --colo answers on Xen's COLO back channel instead of acks\n"
 		"  --heartbeat-ms N       failover after N ms of silence once an epoch is committed\n"
@@ -229,6 +231,7 @@ int cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "allow", required_argument, NULL, OPT_ALLOW },
 		{ "max-streams", required_argument, NULL, OPT_MAX_STREAMS },
+		{ "xl", no_argument, NULL, OPT_XL },
 		{ "remus", no_argument, NULL, OPT_REMUS },
 		{ "colo", no_argument, NULL, OPT_COLO },
 		{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY },
@@ -242,7 +245,7 @@ int cmd_serve(int argc, char **argv)
 	struct ev_loop *loop = EV_DEFAULT;
 	ev_signal sigint, sigterm;
 	char err[512];
-	int c;
+	int c, xl = 0;
 
 	memset(&srv, 0, sizeof(srv));
 	sb_recv_config_defaults(&srv.cfg);
@@ -273,6 +276,7 @@ int cmd_serve(int argc, char **argv)
 			}
 			srv.max_streams = (unsigned)v;
 			break;
+		case OPT_XL: xl = 1; break;
 		case OPT_REMUS: srv.cfg.mode = SB_MODE_REMUS; break;
 		case OPT_COLO: srv.cfg.mode = SB_MODE_COLO; srv.cfg.back = SB_BACK_COLO; break;
 		case OPT_RECORD: srv.record = optarg; break;
@@ -288,6 +292,11 @@ int cmd_serve(int argc, char **argv)
 	if (!srv.cfg.target)
 		srv.cfg.target = "image:/var/lib/standby";
 	srv.cfg.target_per_domain = 1;
+	if (xl) {               /* banner on each connection, then xl's own protocol */
+		srv.cfg.xl_banner = 1;
+		if (srv.cfg.back == SB_BACK_NATIVE)
+			srv.cfg.back = SB_BACK_XL_PLAIN;
+	}
 
 	srv.listen_fd = sb_listen_open(listen_spec, srv.nallow > 0, &srv.is_unix, err, sizeof(err));
 	if (srv.listen_fd < 0) {

@@ -53,7 +53,8 @@ struct sb_rstream {
 	int has_committed;
 	uint64_t committed;     /* last committed epoch */
 	uint64_t epoch_no;      /* epoch being received */
-	double t_epoch_first;   /* CLOCK_REALTIME of the first record of the epoch */
+	double t_epoch_first;
+	uint64_t epoch_pages;   /* PAGE_DATA entries of the epoch being received */   /* CLOCK_REALTIME of the first record of the epoch */
 	uint64_t bytes_in, records;
 	uint64_t acks_sent, acks_dropped;
 	char last_error[640];

@@ -402,6 +402,7 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 	else if (s->cfg.back == SB_BACK_COLO)
 		sb_colo_after_commit(s);
 	s->t_epoch_first = 0;
+	s->epoch_pages = 0;
 	sb_io_heartbeat_arm(s);
 	return 0;
 }
@@ -433,6 +434,8 @@ static int is_control(const struct sb_record *r)
 static int on_record(struct sb_rstream *s, const struct sb_record *rec)
 {
 	s->records++;
+	if (rec->layer == SB_LAYER_LIBXC && rec->type == SB_LIBXC_PAGE_DATA)
+		s->epoch_pages += rec->page_count;
 	if (!s->t_epoch_first)
 		s->t_epoch_first = sb_now_real();
 	if (s->phase == SB_RP_INITIAL) {
@@ -641,7 +644,7 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 	}
 	/* A plain stream: complete migration. Commit epoch 0. */
 	if (ensure_target(s, 0) ||
-	    commit_epoch(s, NULL, 0, 0, sb_parser_offset(s->parser))) {
+	    commit_epoch(s, NULL, 0, s->epoch_pages, sb_parser_offset(s->parser))) {
 		stream_fail(s, s->own_reason ? s->own_reason : "target error",
 			    sb_parser_error(s->parser)->msg);
 		return;

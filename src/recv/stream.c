@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "recv/internal.h"
 #include "standby/records.h"
@@ -267,6 +268,9 @@ static int open_target(struct sb_rstream *s, uint32_t domain_type)
 	free(s->target_arg);
 	if (s->cfg.target_per_domain && arg && *arg) {
 		size_t n = strlen(arg) + strlen(s->domain) + 2;
+
+		if (mkdir(arg, 0700) && errno != EEXIST)        /* the root of per-domain replicas */
+			sb_rlog(s, "cannot create %s: %s", arg, strerror(errno));
 		s->target_arg = malloc(n);
 		if (s->target_arg)
 			snprintf(s->target_arg, n, "%s%s%s", arg,

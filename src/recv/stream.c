@@ -533,7 +533,7 @@ static void activate(struct sb_rstream *s, const char *reason)
 		sb_rlog(s, "activated epoch %llu (%s)", (unsigned long long)s->committed, reason);
 		s->phase = SB_RP_ACTIVATED;
 	}
-	if (s->cfg.back == SB_BACK_XL_PLAIN)
+	if (s->cfg.back == SB_BACK_XL_PLAIN && s->go_len == SB_XL_GO_LEN)
 		sb_xl_report(s, rc ? 3 : 0);    /* ERROR_FAIL as xl reports it */
 	s->end_reason = reason;
 	finish(s);

@@ -139,7 +139,7 @@ static int open_unix(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	old = umask(077);
+	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		umask(old);
 		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));

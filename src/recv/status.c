@@ -145,7 +145,7 @@ int sb_status_listen(struct ev_loop *loop, const char *path, char *err, size_t e
 		return -1;
 	}
 	unlink(path);
-	old = umask(077);
+	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
 		umask(old);
 		snprintf(err, errlen, "status socket %s: %s", path, strerror(errno));

@@ -51,7 +51,7 @@ check_replica() {
 no_replica() {
 	local dir=$1
 	if have_verify; then
-		"$STANDBY" verify "$dir" --expect /dev/null >/dev/null 2>&1
+		"$STANDBY" verify "$dir" >/dev/null 2>&1
 		[ $? -eq 1 ] || die "standby verify $dir: expected exit 1 (no replica)"
 	fi
 	[ "$(manifest_field "$dir" committed_epoch)" = none ] || die "$dir: a committed epoch is claimed"
@@ -71,7 +71,8 @@ wait_for() {
 # start_serve LOG ARGS...: standby serve in the background; sets SERVE_PID
 start_serve() {
 	local log=$1; shift
-	"$STANDBY" serve "$@" 2>"$log" &
+	: >"$log"
+	"$STANDBY" serve "$@" 2>>"$log" &
 	SERVE_PID=$!
 	wait_for "grep -q 'listening on' '$log'" 10 || { cat "$log" >&2; die "serve did not start"; }
 }

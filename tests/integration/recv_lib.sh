@@ -85,3 +85,16 @@ stop_serve() {
 	SERVE_PID=
 	return $rc
 }
+
+# Sanitizer reports in any receiver log fail the test (the receivers' exit
+# status is often not what the test looks at).
+sanitizer_check() {
+	local rc=$?
+	if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$TESTTMP"/*log* "$TESTTMP"/*.out 2>/dev/null; then
+		grep -hE -A20 "AddressSanitizer|LeakSanitizer|runtime error:" "$TESTTMP"/*log* 2>/dev/null | head -60
+		echo "FAIL: sanitizer report in a receiver log" >&2
+		exit 1
+	fi
+	exit $rc
+}
+trap sanitizer_check EXIT

@@ -12,9 +12,9 @@ T=$TESTTMP
 N=30
 start_serve $T/serve.log --listen unix:$T/sock --xl --target image:$T/root --heartbeat-ms 0 --status-socket $T/status
 
-# the stalled one: xl-framed, domain "stalled", stops in epoch 1 for 60 s
+# the stalled one: xl-framed, domain "stalled", stops in epoch 1 for 600 s
 "$STANDBY" primary --xl --name stalled --mode remus --epochs 4 --memory 256K --interval 0 \
-	--stall-ms 60000 --stall-in-epoch 1 --stall-at mid-pages --to unix:$T/sock --quiet 2>/dev/null &
+	--stall-ms 600000 --stall-in-epoch 1 --stall-at mid-pages --to unix:$T/sock --quiet 2>/dev/null &
 stalled=$!
 wait_for "grep -q 'unix:1' $T/serve.log || [ -d $T/root/stalled ]" 5 || true
 # the garbage one

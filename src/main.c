@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "serve",   cmd_serve,   "receive many streams on a unix or TCP socket" },
 	{ "replay",  cmd_replay,  "feed a recorded stream through the receiving engine" },
 	{ "status",  cmd_status,  "print the JSON status of a running receive or serve" },
+	{ "verify", cmd_verify, "check an image replica: committed epoch, digests, the primary's expectations" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

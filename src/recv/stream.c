@@ -255,14 +255,14 @@ static int open_target(struct sb_rstream *s, uint32_t domain_type)
 	if (s->owner.claim_domain && s->owner.claim_domain(s, s->domain, s->owner.opaque)) {
 		s->own_reason = "refused";
 		sb_parser_fail(s->parser, SB_ERR_ABORTED,
-			       "%s: domain '%s' already has a live stream", s->name, s->domain);
+			       "domain '%s' already has a live stream", s->domain);
 		return -1;
 	}
 	ops = sb_target_lookup(s->cfg.target, &arg);
 	if (!ops) {
 		s->own_reason = "target error";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED, "%s: unknown target '%s'",
-			       s->name, s->cfg.target);
+		sb_parser_fail(s->parser, SB_ERR_ABORTED, "unknown target '%s'",
+			       s->cfg.target);
 		return -1;
 	}
 	free(s->target_arg);
@@ -293,7 +293,7 @@ static int open_target(struct sb_rstream *s, uint32_t domain_type)
 	s->target.info.sync = s->cfg.sync;
 	if (ops->open(&s->target, s->target_arg, &s->target.info, err, sizeof(err))) {
 		s->own_reason = "target error";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED, "%s: target %s:%s: %s", s->name,
+		sb_parser_fail(s->parser, SB_ERR_ABORTED, "target %s:%s: %s",
 			       ops->name, s->target_arg, err);
 		return -1;
 	}
@@ -308,11 +308,8 @@ static int target_record(struct sb_rstream *s, const struct sb_record *rec)
 	if (s->target.ops->initial_record(&s->target, rec, err, sizeof(err))) {
 		s->own_reason = "target error";
 		sb_parser_fail(s->parser, SB_ERR_ABORTED,
-			       "%s: offset %llu, record #%llu (%s %s): target: %s", s->name,
-			       (unsigned long long)rec->offset, (unsigned long long)rec->index,
-			       sb_layer_name(rec->layer),
-			       sb_record_name(rec->layer, rec->type) ? sb_record_name(rec->layer, rec->type) : "?",
-			       err);
+			       "target refused the record at offset %llu: %s",
+			       (unsigned long long)rec->offset, err);
 		return -1;
 	}
 	return 0;
@@ -387,8 +384,8 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 	t0 = sb_now_mono();
 	if (s->target.ops->commit(&s->target, ep, &ci, err, sizeof(err))) {
 		s->own_reason = "target error";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED, "%s: commit of epoch %llu failed: %s",
-			       s->name, (unsigned long long)number, err);
+		sb_parser_fail(s->parser, SB_ERR_ABORTED, "commit of epoch %llu failed: %s",
+			       (unsigned long long)number, err);
 		return -1;
 	}
 	t1 = sb_now_mono();
@@ -463,9 +460,8 @@ static int on_record(struct sb_rstream *s, const struct sb_record *rec)
 	if (sb_epoch_add(s->epoch, rec->layer, rec->type, rec->body, rec->length)) {
 		s->own_reason = errno == ENOBUFS ? "epoch buffer full" : "out of memory";
 		sb_parser_fail(s->parser, errno == ENOBUFS ? SB_ERR_TOO_LONG : SB_ERR_NOMEM,
-			       "%s: offset %llu, record #%llu: epoch %llu exceeds --max-epoch-bytes %llu (held %llu bytes)",
-			       s->name, (unsigned long long)rec->offset,
-			       (unsigned long long)rec->index, (unsigned long long)s->epoch_no,
+			       "epoch %llu exceeds --max-epoch-bytes %llu (held %llu bytes)",
+			       (unsigned long long)s->epoch_no,
 			       (unsigned long long)s->cfg.max_epoch_bytes,
 			       (unsigned long long)sb_epoch_bytes(s->epoch));
 		return SB_CB_ABORT;

@@ -56,6 +56,32 @@ fi
 [ ! -e $T/sock ] || die "socket not removed"
 [ ! -e $T/st ] || die "status socket not removed"
 
+if "$STANDBY" primary --help >/dev/null 2>&1; then
+	echo "== receive: SIGTERM stops without activating; --activate-on-signal fails over"
+	for mode in plain-stop activate; do
+		opt=; [ $mode = activate ] && opt=--activate-on-signal
+		rm -f $T/rpid
+		"$STANDBY" primary --mode remus --epochs 3 --memory 256K --interval 0 --quiet \
+			--stall-ms 30000 --stall-in-epoch 2 --stall-at mid-pages \
+			--exec "echo \$\$ >$T/rpid; exec $STANDBY receive $opt --target image:$T/sig-$mode 2>$T/sig-$mode.log" 2>/dev/null &
+		pp=$!
+		wait_for "[ \"\$(manifest_field $T/sig-$mode committed_epoch)\" = 1 ]" 10 || die "$mode: no commit of epoch 1"
+		kill -TERM "$(cat $T/rpid)"
+		# gone, or a zombie the stalled primary has not reaped yet
+		wait_for "[ -z \"\$(ps -o stat= -p $(cat $T/rpid) | grep -v Z)\" ]" 5 || die "$mode: receive did not stop on SIGTERM"
+		kill $pp 2>/dev/null; wait $pp 2>/dev/null
+		if [ $mode = activate ]; then
+			grep -q "failover: SIGTERM: .*activating epoch 1" $T/sig-$mode.log || die "no signal failover: $(cat $T/sig-$mode.log)"
+			[ "$(manifest_field $T/sig-$mode activated)" = true ] || die "--activate-on-signal did not activate"
+		else
+			grep -q "SIGTERM: stopping; partial epoch discarded, replica stays at epoch 1, not activated" $T/sig-$mode.log ||
+				die "no stop line: $(cat $T/sig-$mode.log)"
+			[ "$(manifest_field $T/sig-$mode activated)" = false ] || die "activated on SIGTERM"
+		fi
+		[ "$(manifest_field $T/sig-$mode committed_epoch)" = 1 ] || die "$mode: replica moved"
+	done
+fi
+
 echo "== --allow over TCP (IPv4 and IPv6 loopback)"
 port=$((20000 + RANDOM % 20000))
 start_serve $T/tcp.log --listen tcp:127.0.0.1:$port --allow 10.0.0.0/8 --target image:$T/tcp

@@ -32,6 +32,26 @@ grep -q "successful startup" $T/p3 || die "xl handshake not completed: $(cat $T/
 check_replica $T/r3 $T/e3 0
 [ "$(manifest_field $T/r3 activated)" = true ] || die "plain migration not activated"
 
+echo "== plain xl handshake, byte for byte, with a right and a wrong GO"
+"$STANDBY" primary --xl --name guest-q --mode plain --memory 256K --to $T/plain.xl --expect $T/eq --quiet || die "primary --to (plain)"
+{ cat $T/plain.xl; printf 'domain is yours, you are cleared to unpause\0'; } |
+	"$STANDBY" receive --xl --target image:$T/rq >$T/q.out 2>$T/logq || die "receive --xl (plain, GO)"
+{ printf 'xl migration receiver ready, send binary domain data.\n'
+  printf 'domain received, ready to unpause\0'
+  printf 'my copy unpause results are as follows\0\0'; } | cmp - $T/q.out || die "plain xl handshake bytes differ"
+check_replica $T/rq $T/eq 0
+[ "$(manifest_field $T/rq activated)" = true ] || die "not activated after GO"
+{ cat $T/plain.xl; printf 'domain is yours, you are NOT cleared!!!!!!!\0'; } |
+	"$STANDBY" receive --xl --target image:$T/rw >$T/w.out 2>$T/logw && die "receive --xl accepted a wrong GO"
+{ printf 'xl migration receiver ready, send binary domain data.\n'
+  printf 'domain received, ready to unpause\0'
+  printf 'my copy unpause results are as follows\0\377'
+  printf 'domain is yours, you are cleared to unpause\0'; } | cmp - $T/w.out || die "failure report bytes differ"
+[ "$(manifest_field $T/rw activated)" = false ] || die "activated after a wrong GO"
+"$STANDBY" receive --xl --target image:$T/rx <$T/plain.xl >/dev/null 2>$T/logx && die "receive --xl without GO succeeded"
+grep -q "handshake failed: eof" $T/logx || die "no handshake failure line: $(cat $T/logx)"
+[ "$(manifest_field $T/rx activated)" = false ] || die "activated without GO"
+
 echo "== plain native (ack of epoch 0, then activation)"
 "$STANDBY" primary --mode plain $P --expect $T/e4 \
 	--exec "$STANDBY receive --target image:$T/r4 2>$T/log4" 2>$T/p4 || { cat $T/p4; die "primary (plain)"; }
@@ -51,6 +71,15 @@ start_serve $T/serve.log --listen unix:$T/sock --target image:$T/root -v
 wait_for "grep -q 'activated epoch 5' $T/serve.log" 10 || die "serve did not activate: $(cat $T/serve.log)"
 check_replica $T/root/conn-1 $T/e7 5
 stop_serve
+mkdir -p $T/recdir
+start_serve $T/serve3.log --listen unix:$T/sock --target image:$T/root3 --record $T/recdir
+"$STANDBY" primary --mode remus --epochs 4 $P --seed 8 --expect $T/e11 --to unix:$T/sock || die "primary -> serve --record"
+wait_for "grep -q 'activated epoch 3' $T/serve3.log" 10 || die "serve --record did not activate: $(cat $T/serve3.log)"
+stop_serve
+"$STANDBY" primary --mode remus --epochs 4 $P --seed 8 --to $T/s11 || die "primary --to"
+cmp $T/s11 $T/recdir/stream-1.raw || die "serve --record DIR kept other bytes"
+"$STANDBY" replay $T/recdir/stream-1.raw --target image:$T/r11 2>/dev/null || die "replay of serve's recording"
+check_replica $T/r11 $T/e11 3
 [ ! -e $T/sock ] || die "socket left behind after SIGTERM"
 start_serve $T/serve2.log --listen unix:$T/sock --xl --target image:$T/root2
 "$STANDBY" primary --xl --name web-1 --mode remus --epochs 3 $P --expect $T/e8 --to unix:$T/sock || die "primary -> serve --xl"

@@ -508,12 +508,13 @@ static int check_domain_header(struct sb_parser *p, const uint8_t *d, uint64_t o
 static int step_libxc_hdr(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos)
 {
 	const uint8_t *h = take_fixed(p, buf, len, pos, SB_LIBXC_IHDR_LEN + SB_LIBXC_DHDR_LEN);
-	const uint8_t *d = h + SB_LIBXC_IHDR_LEN;
+	const uint8_t *d;
 	struct sb_event ev;
 	uint64_t off;
 
 	if (!h)
 		return STEP_MORE;
+	d = h + SB_LIBXC_IHDR_LEN;
 	off = p->offset - SB_LIBXC_IHDR_LEN - SB_LIBXC_DHDR_LEN;
 	if (check_image_header(p, h, off) != STEP_OK ||
 	    check_domain_header(p, d, off + SB_LIBXC_IHDR_LEN) != STEP_OK)

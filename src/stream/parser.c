@@ -686,16 +686,18 @@ static void apply_libxc(struct sb_parser *p, const struct sb_record *r)
 
 static int libxc_record(struct sb_parser *p, struct sb_record *r)
 {
-	if (r->type & SB_REC_OPTIONAL) {
-		r->skipped = 1;
-		return 0;
-	}
+	char name[64];
+
 	if (p->where == W_EPOCH_START) {
 		if (colo_required(p))
 			return RFAIL(p, SB_ERR_ORDER,
-				     "expected CHECKPOINT_STATE(NEW) at the start of COLO epoch %llu, found libxc %s",
-				     (unsigned long long)p->epochs, rname(r));
+				     "expected CHECKPOINT_STATE(NEW) at the start of COLO epoch %llu, found %s",
+				     (unsigned long long)p->epochs, rec_name(r, name, sizeof(name)));
 		p->where = W_LIBXC;
+	}
+	if (r->type & SB_REC_OPTIONAL) {
+		r->skipped = 1;
+		return 0;
 	}
 	if (place_libxc(p, r) || sb__check_libxc(p, r))
 		return STEP_ERR;
@@ -787,32 +789,17 @@ static int back_record(struct sb_parser *p, struct sb_record *r)
 	return 0;
 }
 
-/* A complete record: checks, state change, events. */
-static int process_record(struct sb_parser *p)
+/* Epoch bookkeeping for a record that passed; queues EPOCH_END and END. */
+static void count_record(struct sb_parser *p, const struct sb_record *r)
 {
-	struct sb_record *r = &p->rec;
-	struct sb_event ev;
-	int rc;
-
-	if (sb__check_padding(p, r))
-		return STEP_ERR;
-	p->state = PS_REC_HDR;
-	if (p->where == W_BACK)
-		rc = back_record(p, r);
-	else if (r->layer == SB_LAYER_LIBXC)
-		rc = libxc_record(p, r);
-	else
-		rc = libxl_record(p, r);
-	if (rc)
-		return STEP_ERR;
+	struct sb_event *e = &p->pend_epoch;
 
 	p->e_records++;
 	if (r->layer == SB_LAYER_LIBXC && r->type == SB_LIBXC_PAGE_DATA) {
 		p->e_pages += r->page_count;
 		p->e_data_pages += r->data_pages;
 	}
-	if (r->layer == SB_LAYER_LIBXL && r->type == SB_LIBXL_CHECKPOINT_END) {
-		struct sb_event *e = &p->pend_epoch;
+	if (r->layer == SB_LAYER_LIBXL && r->type == SB_LIBXL_CHECKPOINT_END && p->where != W_BACK) {
 		memset(e, 0, sizeof(*e));
 		e->kind = SB_EV_EPOCH_END;
 		e->offset = p->epoch_start;
@@ -832,6 +819,28 @@ static int process_record(struct sb_parser *p)
 		p->pend_end.offset = r->offset;
 		p->pending |= PEND_END;
 	}
+}
+
+/* A complete record: checks, state change, events. */
+static int process_record(struct sb_parser *p)
+{
+	struct sb_record *r = &p->rec;
+	struct sb_event ev;
+	int rc;
+
+	if (sb__check_padding(p, r))
+		return STEP_ERR;
+	p->state = PS_REC_HDR;
+	if (p->where == W_BACK)
+		rc = back_record(p, r);
+	else if (r->layer == SB_LAYER_LIBXC)
+		rc = libxc_record(p, r);
+	else
+		rc = libxl_record(p, r);
+	if (rc)
+		return STEP_ERR;
+
+	count_record(p, r);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = SB_EV_RECORD;
 	ev.offset = r->offset;

@@ -159,6 +159,8 @@ B(b_state_short) { hvm_ckpt(b); rec(b, SB_LIBXL_CHECKPOINT_STATE, "\0\0", 2); }
 B(b_state_value) { hvm_ckpt(b); sb_write_checkpoint_state(b, SB_CKPT_SVM_READY); }
 B(b_state_misplaced) { hvm(b); sg_pages(b, 0, 1); empty(b, SB_LIBXC_CHECKPOINT); sb_write_checkpoint_state(b, 0); }
 B(b_colo_missing) { hvm_ckpt(b); sg_pages(b, 1, 1); }
+B(b_colo_opt) { hvm_ckpt(b); rec(b, 0x80000200u, "opt", 3); }
+B(b_colo_seen) { hvm_ckpt(b); sb_write_checkpoint_state(b, 0); sg_pages(b, 1, 1); empty(b, SB_LIBXC_CHECKPOINT); empty(b, SB_LIBXL_CHECKPOINT_END); sg_pages(b, 2, 1); }
 B(b_sde_twice) { hvm(b); empty(b, SB_LIBXC_STATIC_DATA_END); }
 B(b_sde_v2) { libxl_ctx(b); sg_libxc_headers(b, SB_DOM_HVM, 2); empty(b, SB_LIBXC_STATIC_DATA_END); }
 B(b_cpuid_v2) { libxl_ctx(b); sg_libxc_headers(b, SB_DOM_HVM, 2); uint8_t d[24] = { 0 }; rec(b, SB_LIBXC_X86_CPUID_POLICY, d, 24); }
@@ -281,6 +283,8 @@ static const struct ecase cases[] = {
 	{ "CHECKPOINT_STATE place", b_state_misplaced, SB_ERR_ORDER, "only right after CHECKPOINT_END" },
 	{ "CHECKPOINT_STATE in REMUS", b_state_value, SB_ERR_ORDER, "expected to be Remus", .mode = SB_MODE_REMUS },
 	{ "COLO missing NEW", b_colo_missing, SB_ERR_ORDER, "expected CHECKPOINT_STATE(NEW) at the start of COLO epoch 1", .mode = SB_MODE_COLO },
+	{ "COLO optional first", b_colo_opt, SB_ERR_ORDER, "found libxc type 0x80000200", .mode = SB_MODE_COLO },
+	{ "COLO seen, NEW missing", b_colo_seen, SB_ERR_ORDER, "record #16 (libxc PAGE_DATA): expected CHECKPOINT_STATE(NEW) at the start of COLO epoch 2, found libxc PAGE_DATA" },
 	{ "STATIC_DATA_END twice", b_sde_twice, SB_ERR_ORDER, "second STATIC_DATA_END" },
 	{ "STATIC_DATA_END v2", b_sde_v2, SB_ERR_ORDER, "STATIC_DATA_END in a v2 stream" },
 	{ "CPUID v2", b_cpuid_v2, SB_ERR_ORDER, "X86_CPUID_POLICY in a v2 stream" },

@@ -27,6 +27,32 @@ static uint64_t get_uint(yajl_val root, const char *a, const char *b)
 	return (uint64_t)YAJL_GET_INTEGER(v);
 }
 
+/* yajl builds and frees its tree recursively: a deeply nested config would
+ * overflow the stack.  libxl configs nest about 6 levels. */
+#define JSON_MAX_DEPTH 64
+
+static int json_too_deep(const char *s)
+{
+	int depth = 0, in_str = 0;
+
+	for (; *s; s++) {
+		if (in_str) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				in_str = 0;
+		} else if (*s == '"') {
+			in_str = 1;
+		} else if (*s == '{' || *s == '[') {
+			if (++depth > JSON_MAX_DEPTH)
+				return 1;
+		} else if (*s == '}' || *s == ']') {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 int sb__preamble(struct sb_parser *p, const uint8_t *config, uint64_t offset)
 {
 	struct sb_event ev;
@@ -47,6 +73,11 @@ int sb__preamble(struct sb_parser *p, const uint8_t *config, uint64_t offset)
 		ev.u.preamble.json = (const char *)config;
 	}
 	if (p->config_len && (p->xl_mflags & SB_XL_MFLAG_JSON)) {
+		if (json_too_deep((const char *)config)) {
+			sb__fail(p, SB_ERR_BAD_CONFIG, offset, "xl config nests deeper than %d levels",
+				 JSON_MAX_DEPTH);
+			return -1;
+		}
 		root = yajl_tree_parse((const char *)config, errbuf, sizeof(errbuf));
 		if (!root || !YAJL_IS_OBJECT(root)) {
 			char *nl = strchr(errbuf, '\n');

@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
+	{ "netbuf",  cmd_netbuf,  "network output buffering: IFB redirect setup/teardown, drive plug qdiscs" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

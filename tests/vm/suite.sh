@@ -76,7 +76,13 @@ drv() {        # one command; fails unless the answer is "ok ..."
 drv_status() { drv status >/dev/null || true; STATUS=$ANSWER; }
 has() { case $STATUS in *"$1"*) return 0 ;; esac; echo "      status lacks $1: $STATUS"; return 1; }
 lacks() { case $STATUS in *"$1"*) echo "      status has $1: $STATUS"; return 1 ;; esac; return 0; }
-drv_stop() { echo quit >&"${DRV[1]}" 2>/dev/null; wait "$DRVPID"; }
+drv_stop() {   # [expected exit status, default 0]: quit, and check how drive ended
+	local rc
+	echo quit >&"${DRV[1]}" 2>/dev/null
+	wait "$DRVPID"; rc=$?
+	check "drive exits ${1:-0}" [ "$rc" = "${1:-0}" ]
+	check "drive's stderr has no sanitizer report" eval '! grep -Eq "Sanitizer|runtime error" "$LOG"'
+}
 root_qdisc() { tc qdisc show dev "$1" | awk '/ root /{ print $2; exit }'; }
 
 # ---- topologies
@@ -155,7 +161,7 @@ t_epochs_veth() {
 	drv_status
 	check "status: release_failures 1, still sealed at 6" eval 'has "\"release_failures\":1" && has "\"sealed_epoch\":6"'
 	check "the failure is logged as serious" grep -q "SERIOUS: epoch 6 committed but its output was NOT released" "$LOG"
-	drv_stop
+	drv_stop 1
 	rx_stop; veth_down
 }
 

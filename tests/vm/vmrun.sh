@@ -19,7 +19,8 @@
 # One-time setup (about 35 s on a fresh machine), as root:
 #   - installs qemu-system-x86 with apt if it is missing;
 #   - `apt-get download`s the kernel package behind linux-image-amd64 and
-#     busybox-static (not installed: nothing touches the host's /boot);
+#     busybox-static into $STANDBY_VM_CACHE/debs (not installed: nothing
+#     touches the host's /boot);
 #   - keeps the uncompressed vmlinux (booted through its PVH entry, which
 #     skips the real-mode setup and the xz decompressor, slow under TCG) and a
 #     small initramfs (busybox + the modules below + /init) in
@@ -95,17 +96,21 @@ module_closure() {   # moddir
 }
 
 build_image() {   # kernel package
-	local kpkg=$1 kv=${1#linux-image-} dl=$CACHE/build bb root m off
-	rm -rf "$dl"; mkdir -p "$dl/deb" "$dl/bb" "$dl/root"
-	echo "vmrun: one-time setup: downloading $kpkg and busybox-static" >&2
-	(cd "$dl/deb" && apt-get "${APT[@]}" download "$kpkg" busybox-static >/dev/null 2>&1) ||
-		{ apt-get "${APT[@]}" update >/dev/null 2>&1 || true
-		  kpkg=$(kernel_package); kv=${kpkg#linux-image-}
-		  (cd "$dl/deb" && apt-get "${APT[@]}" download "$kpkg" busybox-static >/dev/null); } ||
-		fail "apt-get download $kpkg busybox-static failed"
-	dpkg-deb --fsys-tarfile "$dl"/deb/linux-image-*.deb |
+	local kpkg=$1 kv=${1#linux-image-} dl=$CACHE/build debs=$CACHE/debs bb root m off
+	rm -rf "$dl"; mkdir -p "$dl/bb" "$dl/root" "$debs"
+	# The .debs are kept, so that a change to this script rebuilds without downloading.
+	if ! ls "$debs/${kpkg}_"*.deb "$debs"/busybox-static_*.deb >/dev/null 2>&1; then
+		echo "vmrun: one-time setup: downloading $kpkg and busybox-static" >&2
+		rm -f "$debs"/*.deb
+		(cd "$debs" && apt-get "${APT[@]}" download "$kpkg" busybox-static >/dev/null 2>&1) ||
+			{ apt-get "${APT[@]}" update >/dev/null 2>&1 || true
+			  [ "$(kernel_package)" = "$kpkg" ] || fail "linux-image-amd64 moved on to $(kernel_package); rerun"
+			  (cd "$debs" && apt-get "${APT[@]}" download "$kpkg" busybox-static >/dev/null); } ||
+			fail "apt-get download $kpkg busybox-static failed"
+	fi
+	dpkg-deb --fsys-tarfile "$debs/${kpkg}_"*.deb |
 		tar -x -C "$dl" --wildcards "./boot/vmlinuz-*" "./lib/modules/$kv/kernel/*" "./lib/modules/$kv/modules.*"
-	dpkg-deb -x "$dl"/deb/busybox-static_*.deb "$dl/bb"
+	dpkg-deb -x "$debs"/busybox-static_*.deb "$dl/bb"
 	bb=$dl/bb/bin/busybox
 	"$bb" depmod -b "$dl" "$kv"      # the .deb ships no modules.dep (its postinst makes one)
 

@@ -50,7 +50,8 @@ typedef void (*sb_netbuf_log_fn)(void *ctx, const char *msg);
  * before are let out, with a log line: they predate this stream); a kernel
  * default root qdisc is replaced by a new plug with `limit` bytes (0 means
  * SB_NETBUF_DEFAULT_LIMIT); any other root qdisc is an error.  On error
- * nothing is left changed.  Output is held from here on. */
+ * the plugs it created are removed again (an adopted plug keeps the new
+ * limit and is left plugged).  Output is held from here on. */
 struct sb_netbuf *sb_netbuf_open(const char *const *ifaces, size_t n, uint64_t limit,
 				 sb_netbuf_log_fn log, void *log_ctx, char *err, size_t errlen);
 

@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
+	{ "primary", cmd_primary, "simulated Xen primary: stream plain/Remus/COLO checkpoints, with faults" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -6,5 +6,6 @@
 #define STANDBY_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_primary(int argc, char **argv);
 
 #endif

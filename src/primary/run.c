@@ -32,6 +32,7 @@ struct run {
 	struct pr_expect x;
 	struct pr_colo *colo;
 	int have_expect;
+	int have_back;                  /* the sink had a back channel */
 	uint64_t complete;              /* epochs complete */
 	int have_complete;
 	uint64_t last_complete;
@@ -257,7 +258,7 @@ static void set_ack_note(struct run *r)
 		r->ack_note = "xl framing";
 	else if (cfg->mode == PR_COLO)
 		r->ack_note = "COLO";
-	else if (r->sink.back_fd < 0)
+	else if (!r->have_back)
 		r->ack_note = "no back channel";
 	else if (r->acks.bad)
 		r->ack_note = "unexpected bytes on the back channel";
@@ -277,6 +278,7 @@ static int setup(struct run *r)
 	}
 	if (pr_sink_open(&r->sink, cfg))
 		return -1;
+	r->have_back = r->sink.back_fd >= 0;
 	acks_on = !cfg->no_acks && !cfg->xl && cfg->mode != PR_COLO;
 	pr_acks_init(&r->acks, r->sink.back_fd, acks_on);
 	r->sink.acks = &r->acks;
@@ -336,7 +338,7 @@ int pr_run(const struct pr_config *cfg)
 	secs = r.t_stream_end - r.t0;
 	if (cfg->json)
 		report_json(&r, &st, secs, crashed, status);
-	else if (!cfg->quiet || status)
+	else if (!cfg->quiet || rc == -1)
 		report_text(&r, &st, secs, crashed);
 	pr_colo_free(r.colo);
 	pr_emit_free(&r.e);

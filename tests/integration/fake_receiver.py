@@ -4,7 +4,9 @@
 It reads a stream record by record (exact reads, as Xen does), saves every
 byte it got to --out, and answers on the back channel as asked:
 
-  --listen PATH     accept one connection on a unix socket at PATH (else stdin/stdout)
+  --listen PATH|tcp accept one connection on a unix socket at PATH, or on TCP
+                    127.0.0.1 at a free port (else use stdin/stdout)
+  --ready FILE      written once listening: the path or the TCP port (default PATH.ready)
   --xl              write xl's 54-byte banner first; after a plain stream's END
                     do the ready / GO / report handshake (--status N for the report)
   --banner TEXT     write TEXT instead of the banner (to test refusal)
@@ -31,10 +33,16 @@ def main():
     out = open(arg("--out", os.devnull), "wb")
     log = open(arg("--log", os.devnull), "w")
     if arg("--listen"):
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(arg("--listen"))
+        where = arg("--listen")
+        if where == "tcp":
+            srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            srv.bind(("127.0.0.1", 0))
+        else:
+            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            srv.bind(where)
         srv.listen(1)
-        open(arg("--listen") + ".ready", "w").close()
+        with open(arg("--ready", where + ".ready"), "w") as f:
+            f.write("%s\n" % (srv.getsockname()[1] if where == "tcp" else where))
         conn, _ = srv.accept()
         rfile = conn.makefile("rb", buffering=0)
         wfd = conn.fileno()

@@ -163,6 +163,14 @@ el=$(( ($(date +%s%N) - start) / 1000000 ))
 wait $fpid
 has "$T/u.err" "no acks (none received)" && [ $el -lt 5000 ] && ok "silent receiver: no acks, no hang (${el} ms)" || fail "silent receiver"
 
+rm -f "$T/tcp.ready"
+$FAKE --listen tcp --ready "$T/tcp.ready" --acks --out "$T/t.bin" &
+fpid=$!
+for _ in $(seq 100); do [ -s "$T/tcp.ready" ] && break; sleep 0.05; done
+"$STANDBY" primary --to "tcp:127.0.0.1:$(cat "$T/tcp.ready")" --memory $MEM --epochs 3 --interval 0 2>"$T/t.err" || fail "tcp run"
+wait $fpid
+has "$T/t.err" "(3 of 3)" && cmp -s "$T/t.bin" <(P --to - --memory $MEM --epochs 3 --interval 0) && ok "tcp: bytes and acks" || fail "tcp"
+
 # ---- COLO --------------------------------------------------------------------
 "$STANDBY" primary --exec "$FAKE --colo --svm-pfns 1,2,3,1000 --out $T/co.bin --log $T/co.log" --mode colo \
 	--epochs 4 --interval 0 --memory $MEM --dirty 10 --pattern sequential --expect "$T/co.exp" 2>"$T/co.err" || fail "colo run"
@@ -172,6 +180,9 @@ has "$T/check.out" "^pages 1 11$" && has "$T/check.out" "^pages 2 14$" && ok "co
 has "$T/co.err" "12 pages resent for the SVM"
 "$STANDBY" primary --exec "$FAKE --out /dev/null" --mode colo --epochs 3 --memory $MEM --wait-timeout 500 2>"$T/co.err"
 [ $? -eq 1 ] && has "$T/co.err" "CHECKPOINT_STATE(SVM_READY)" && ok "colo: silent secondary fails clearly" || fail "colo silent"
+"$STANDBY" primary --exec "$FAKE --xl --colo --svm-pfns 7 --out $T/cx.bin" --xl --mode colo --epochs 3 --interval 0 \
+	--memory $MEM --dirty 5 --expect "$T/cx.exp" 2>"$T/co.err" || fail "colo --xl run"
+check "$T/cx.bin" --expect "$T/cx.exp" && has "$T/check.out" "^complete 3$" && ok "colo with xl framing" || fail "colo xl"
 P --to "$T/k.bin" --mode colo --type pv 2>/dev/null; [ $? -eq 2 ] && ok "colo refuses pv" || fail "colo pv"
 P --to "$T/k.bin" --mode colo 2>/dev/null; [ $? -eq 2 ] && ok "colo refuses a file" || fail "colo file"
 

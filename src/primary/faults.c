@@ -57,6 +57,7 @@ enum pr_corrupt pr_corrupt_parse(const char *s)
 
 const char *pr_corrupt_list(void)
 {
-	return "bad-length, bad-pfn-type, bad-pfn, zero-count, unknown-record, "
-	       "unknown-libxl-record, bad-padding, big-endian-header, short-checkpoint-state";
+	return "bad-length, bad-pfn-type, bad-pfn, zero-count, unknown-record,\n"
+	       "        unknown-libxl-record, bad-padding, big-endian-header,\n"
+	       "        short-checkpoint-state (COLO)";
 }

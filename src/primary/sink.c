@@ -357,8 +357,12 @@ int pr_sink_read_back(struct pr_sink *s, void *p, size_t n, uint32_t timeout_ms,
 				 s->name, got, n);
 			return -1;
 		}
-		if (errno == EINTR)
+		if (errno == EINTR && !pr_interrupted)
 			continue;
+		if (pr_interrupted) {
+			snprintf(err, errlen, "interrupted");
+			return -1;
+		}
 		if (errno != EAGAIN) {
 			snprintf(err, errlen, "reading the back channel of %s: %s", s->name,
 				 strerror(errno));

@@ -183,6 +183,10 @@ has "$T/co.err" "12 pages resent for the SVM"
 "$STANDBY" primary --exec "$FAKE --xl --colo --svm-pfns 7 --out $T/cx.bin" --xl --mode colo --epochs 3 --interval 0 \
 	--memory $MEM --dirty 5 --expect "$T/cx.exp" 2>"$T/co.err" || fail "colo --xl run"
 check "$T/cx.bin" --expect "$T/cx.exp" && has "$T/check.out" "^complete 3$" && ok "colo with xl framing" || fail "colo xl"
+"$STANDBY" primary --exec "$FAKE --colo --out $T/k.bin" --mode colo --epochs 3 --interval 0 --memory $MEM \
+	--corrupt short-checkpoint-state --corrupt-in-epoch 2 2>"$T/co.err" || fail "colo short-checkpoint-state run"
+$CHECK "$T/k.bin" --memory $MEMB >"$T/check.out" 2>&1
+[ $? -eq 3 ] && has "$T/check.out" "CHECKPOINT_STATE" && ok "corrupt short-checkpoint-state caught" || fail "short-checkpoint-state"
 P --to "$T/k.bin" --mode colo --type pv 2>/dev/null; [ $? -eq 2 ] && ok "colo refuses pv" || fail "colo pv"
 P --to "$T/k.bin" --mode colo 2>/dev/null; [ $? -eq 2 ] && ok "colo refuses a file" || fail "colo file"
 

@@ -6,25 +6,57 @@
  *   after our CHECKPOINT_STATE(NEW):  CHECKPOINT_STATE(SVM_SUSPENDED)
  *                                     libxc CHECKPOINT_DIRTY_PFN_LIST
  * Records are read exactly (header, then the padded body), never past the one
- * expected, with a timeout, and checked: type, length, the state id, pfns
- * below the guest's size.
+ * expected, with a timeout.  The stream parser (SB_STREAM_COLO_BACK) checks
+ * framing, lengths, padding, state ids, the dirty list's place and its pfns
+ * against the guest's size; this file checks that each record is the one the
+ * protocol expects at that point.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "primary/primary.h"
+#include "standby/parser.h"
 
 struct pr_colo {
 	struct pr_sink *sink;
+	struct sb_parser *parser;       /* SB_STREAM_COLO_BACK: framing and field checks */
+	struct pr_guest *guest;         /* where the dirty pfns go, during a feed */
 	uint64_t max_pfn;
 	uint32_t timeout_ms;
-	uint64_t offset;                /* bytes of back channel read so far */
 	struct sb_buf body;
+	char name[300];
+	/* the record the parser just handed out */
+	int got;
+	enum sb_layer layer;
+	uint32_t type, length, id;
+	uint64_t pfns;
 };
+
+static int on_event(const struct sb_event *ev, void *opaque)
+{
+	struct pr_colo *c = opaque;
+	const struct sb_record *r = &ev->u.rec;
+
+	if (ev->kind != SB_EV_RECORD)
+		return SB_CB_CONTINUE;
+	c->got = 1;
+	c->layer = r->layer;
+	c->type = r->type;
+	c->length = r->length;
+	if (r->layer == SB_LAYER_LIBXL && r->type == SB_LIBXL_CHECKPOINT_STATE)
+		c->id = sb_get_le32(r->body);
+	if (r->layer == SB_LAYER_LIBXC && r->type == SB_LIBXC_CHECKPOINT_DIRTY_PFN_LIST) {
+		c->pfns = r->length / 8;
+		for (uint64_t i = 0; i < c->pfns; i++)
+			pr_guest_mark_resend(c->guest, sb_get_le64(r->body + 8 * i));
+	}
+	return SB_CB_CONTINUE;
+}
 
 struct pr_colo *pr_colo_new(struct pr_sink *s, uint64_t max_pfn, uint32_t timeout_ms)
 {
 	struct pr_colo *c = calloc(1, sizeof(*c));
+	struct sb_parser_config pc;
 
 	if (!c)
 		return NULL;
@@ -32,6 +64,19 @@ struct pr_colo *pr_colo_new(struct pr_sink *s, uint64_t max_pfn, uint32_t timeou
 	c->max_pfn = max_pfn;
 	c->timeout_ms = timeout_ms;
 	sb_buf_init(&c->body);
+	snprintf(c->name, sizeof(c->name), "COLO back channel of %s", s->name);
+	memset(&pc, 0, sizeof(pc));
+	pc.name = c->name;
+	pc.kind = SB_STREAM_COLO_BACK;
+	pc.mode = SB_MODE_COLO;
+	pc.max_pfn = max_pfn;
+	pc.cb = on_event;
+	pc.opaque = c;
+	c->parser = sb_parser_new(&pc);
+	if (!c->parser) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -39,35 +84,42 @@ void pr_colo_free(struct pr_colo *c)
 {
 	if (!c)
 		return;
+	sb_parser_free(c->parser);
 	sb_buf_free(&c->body);
 	free(c);
 }
 
-/* Read one record whose type must be `type`; body into c->body. */
-static int read_record(struct pr_colo *c, uint32_t type, const char *what, uint32_t *len)
+static int feed(struct pr_colo *c, const uint8_t *p, size_t n)
+{
+	if (n && sb_parser_feed(c->parser, p, n) < 0) {
+		fprintf(stderr, "primary: %s\n", sb_parser_error(c->parser)->msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read exactly one record (header, then the padded body) and pass it through
+ * the parser; the record is then in c->layer/type/length/id/pfns. */
+static int read_record(struct pr_colo *c, const char *what)
 {
 	uint8_t hdr[SB_REC_HDR_LEN];
 	char err[256];
-	uint64_t at = c->offset;
-	uint32_t t;
-	uint64_t padded;
+	uint64_t at = sb_parser_offset(c->parser), padded;
+	uint32_t len;
 
+	c->got = 0;
 	if (pr_sink_read_back(c->sink, hdr, sizeof(hdr), c->timeout_ms, err, sizeof(err))) {
-		fprintf(stderr, "primary: COLO back channel, offset %llu, waiting for %s: %s\n",
+		fprintf(stderr, "primary: %s, offset %llu, waiting for %s: %s\n", c->name,
 			(unsigned long long)at, what, err);
 		return -1;
 	}
-	t = sb_get_le32(hdr);
-	*len = sb_get_le32(hdr + 4);
-	if (t != type) {
-		fprintf(stderr, "primary: COLO back channel, offset %llu: expected %s (type %#x), found type %#x length %u\n",
-			(unsigned long long)at, what, type, t, *len);
+	if (feed(c, hdr, sizeof(hdr)))
 		return -1;
-	}
-	padded = sb_pad8(*len);
-	if (padded > 8ull * (c->max_pfn + 1) + 8) {
-		fprintf(stderr, "primary: COLO back channel, offset %llu: %s length %u is more than the guest has pages for\n",
-			(unsigned long long)at, what, *len);
+	len = sb_get_le32(hdr + 4);
+	padded = sb_pad8(len);
+	if (padded > 8ull * (c->max_pfn + 1)) {     /* more than a list of every pfn */
+		fprintf(stderr, "primary: %s, offset %llu: record length %u while waiting for %s\n",
+			c->name, (unsigned long long)at, len, what);
 		return -1;
 	}
 	sb_buf_reset(&c->body);
@@ -77,18 +129,16 @@ static int read_record(struct pr_colo *c, uint32_t type, const char *what, uint3
 	}
 	if (padded && pr_sink_read_back(c->sink, c->body.data, (size_t)padded, c->timeout_ms,
 					err, sizeof(err))) {
-		fprintf(stderr, "primary: COLO back channel, offset %llu, body of %s: %s\n",
+		fprintf(stderr, "primary: %s, offset %llu, body of %s: %s\n", c->name,
 			(unsigned long long)at, what, err);
 		return -1;
 	}
-	c->body.len = (size_t)padded;
-	c->offset += SB_REC_HDR_LEN + padded;
-	for (uint64_t i = *len; i < padded; i++) {
-		if (c->body.data[i]) {
-			fprintf(stderr, "primary: COLO back channel, offset %llu: non-zero padding in %s\n",
-				(unsigned long long)at, what);
-			return -1;
-		}
+	if (feed(c, c->body.data, (size_t)padded))
+		return -1;
+	if (!c->got) {
+		fprintf(stderr, "primary: %s, offset %llu: no record where %s was expected\n",
+			c->name, (unsigned long long)at, what);
+		return -1;
 	}
 	return 0;
 }
@@ -96,20 +146,18 @@ static int read_record(struct pr_colo *c, uint32_t type, const char *what, uint3
 int pr_colo_expect_state(struct pr_colo *c, uint32_t id)
 {
 	char what[64];
-	uint32_t len, got;
 
 	snprintf(what, sizeof(what), "CHECKPOINT_STATE(%s)", sb_checkpoint_state_name(id));
-	if (read_record(c, SB_LIBXL_CHECKPOINT_STATE, what, &len))
+	if (read_record(c, what))
 		return -1;
-	if (len != SB_CHECKPOINT_STATE_LEN) {
-		fprintf(stderr, "primary: COLO back channel: %s with length %u, expected 4\n", what, len);
+	if (c->layer != SB_LAYER_LIBXL || c->type != SB_LIBXL_CHECKPOINT_STATE) {
+		fprintf(stderr, "primary: %s: expected %s, found %s %s\n", c->name, what,
+			sb_layer_name(c->layer), sb_record_name(c->layer, c->type));
 		return -1;
 	}
-	got = sb_get_le32(c->body.data);
-	if (got != id) {
-		const char *n = sb_checkpoint_state_name(got);
-		fprintf(stderr, "primary: COLO back channel: expected %s, found CHECKPOINT_STATE(%s)\n",
-			what, n ? n : "unknown id");
+	if (c->id != id) {
+		fprintf(stderr, "primary: %s: expected %s, found CHECKPOINT_STATE(%s)\n", c->name,
+			what, sb_checkpoint_state_name(c->id));
 		return -1;
 	}
 	return 0;
@@ -117,25 +165,11 @@ int pr_colo_expect_state(struct pr_colo *c, uint32_t id)
 
 int pr_colo_read_dirty(struct pr_colo *c, struct pr_guest *g, uint64_t *count)
 {
-	uint32_t len;
-
-	if (read_record(c, SB_LIBXC_CHECKPOINT_DIRTY_PFN_LIST, "CHECKPOINT_DIRTY_PFN_LIST", &len))
+	c->guest = g;
+	c->pfns = 0;
+	if (read_record(c, "CHECKPOINT_DIRTY_PFN_LIST"))
 		return -1;
-	if (len % 8) {
-		fprintf(stderr, "primary: COLO back channel: dirty pfn list length %u is not a multiple of 8\n",
-			len);
-		return -1;
-	}
-	for (uint32_t i = 0; i < len / 8; i++) {
-		uint64_t pfn = sb_get_le64(c->body.data + 8ull * i);
-
-		if (pfn > c->max_pfn) {
-			fprintf(stderr, "primary: COLO back channel: dirty pfn %#llx is beyond the guest (max %#llx)\n",
-				(unsigned long long)pfn, (unsigned long long)c->max_pfn);
-			return -1;
-		}
-		pr_guest_mark_resend(g, pfn);
-	}
-	*count = len / 8;
+	/* the parser only hands out this record right after SVM_SUSPENDED */
+	*count = c->pfns;
 	return 0;
 }

@@ -15,6 +15,8 @@ byte it got to --out, and answers on the back channel as asked:
   --colo            COLO back channel: SVM_READY + SVM_RESUMED after each
                     CHECKPOINT_END, SVM_SUSPENDED + a dirty pfn list (--svm-pfns
                     a,b,c) after each CHECKPOINT_STATE(NEW)
+  --bad-back KIND   misbehave on the COLO back channel: "order" (SVM_RESUMED where
+                    SVM_SUSPENDED belongs) or "pfn" (a dirty pfn far beyond the guest)
   --out FILE        the bytes received
   --log FILE        one line per event (epoch ends, GO received, ...)
 """
@@ -114,8 +116,10 @@ def main():
             layer = "libxc"
             log.write("checkpoint-state new\n")
             if colo:
-                ckpt_state(1)
-                send(struct.pack("<II", 0x0F, 8 * len(pfns)) + struct.pack("<%dQ" % len(pfns), *pfns))
+                bad = arg("--bad-back")
+                ckpt_state(3 if bad == "order" else 1)
+                lst = pfns + ([1 << 40] if bad == "pfn" else [])
+                send(struct.pack("<II", 0x0F, 8 * len(lst)) + struct.pack("<%dQ" % len(lst), *lst))
         elif t == 4:
             log.write("epoch %d complete\n" % epoch)
             log.flush()

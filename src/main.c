@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
 	{ "primary", cmd_primary, "simulated Xen primary: stream plain/Remus/COLO checkpoints, with faults" },
+	{ "verify", cmd_verify, "check an image replica: committed epoch, digests, the primary's expectations" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

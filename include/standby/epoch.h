@@ -19,7 +19,8 @@ struct sb_epoch_rec {               /* a non-page record, in stream order */
 	enum sb_layer layer;
 	uint32_t type;
 	uint32_t length;
-	const uint8_t *body;            /* into the arena; valid until reset */
+	const uint8_t *body;            /* into the arena; valid until the next add or reset
+					 * (the arena may move when it grows); NULL when length is 0 */
 };
 
 struct sb_epoch_page {              /* one distinct pfn of this epoch */
@@ -43,6 +44,8 @@ int sb_epoch_add(struct sb_epoch *ep, enum sb_layer layer, uint32_t type,
 
 uint64_t sb_epoch_number(const struct sb_epoch *ep);
 size_t sb_epoch_nrecs(const struct sb_epoch *ep);
+/* Pointers from sb_epoch_rec()/sb_epoch_page() (and the body/data in them) stay
+ * valid until the next sb_epoch_add() or sb_epoch_reset(); NULL past the end. */
 const struct sb_epoch_rec *sb_epoch_rec(const struct sb_epoch *ep, size_t i);
 size_t sb_epoch_npages(const struct sb_epoch *ep);               /* distinct pfns */
 const struct sb_epoch_page *sb_epoch_page(const struct sb_epoch *ep, size_t i); /* in first-seen order */

@@ -7,5 +7,6 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_primary(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
+	{ "primary", cmd_primary, "simulated Xen primary: stream plain/Remus/COLO checkpoints, with faults" },
 	{ "verify", cmd_verify, "check an image replica: committed epoch, digests, the primary's expectations" },
 	{ "netbuf",  cmd_netbuf,  "network output buffering: IFB redirect setup/teardown, drive plug qdiscs" },
 };

@@ -6,6 +6,7 @@
 #define STANDBY_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_primary(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_netbuf(int argc, char **argv);
 

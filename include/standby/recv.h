@@ -22,6 +22,7 @@ struct ev_loop;
 
 #define SB_RECV_MAX_EPOCH_DEFAULT (1ULL << 30)  /* --max-epoch-bytes */
 #define SB_RECV_HEARTBEAT_DEFAULT 1000u         /* --heartbeat-ms, as the legacy Xen receiver */
+#define SB_RECV_HEARTBEAT_COLO 10000u           /* COLO checkpoints on demand, at least every 5 s */
 
 /* How the back channel speaks. */
 enum sb_backchan {

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		"                         any kind is accepted (with --xl: a plain migration, as xl)\n"
 		"  --colo-dirty-pfns LIST pfns reported in each COLO dirty pfn list (tests; e.g. 1,5-9)\n"
 		"  --heartbeat-ms N       failover after N ms without data once an epoch is committed\n"
-		"                         (default 1000, as the legacy Xen receiver; 0 = off)\n"
+		"                         (default 1000, as the legacy Xen receiver; with --colo\n"
+		"                         10000, as COLO checkpoints come at least every 5 s; 0 = off)\n"
 		"  --record FILE          keep a copy of the raw incoming stream (for `standby replay`)\n"
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
 		"  --activate-on-signal   on SIGTERM/SIGINT fail over to the last committed epoch\n"
@@ -112,6 +113,7 @@ int cmd_receive(int argc, char **argv)
 	cfg.mode = remus ? SB_MODE_REMUS : colo ? SB_MODE_COLO : xl ? SB_MODE_PLAIN : SB_MODE_ANY;
 	cfg.kind = xl ? SB_STREAM_XL : SB_STREAM_AUTO;
 	cfg.xl_banner = xl;
+	sb_recv_config_finish(&cfg);
 	cfg.back = colo ? SB_BACK_COLO : !xl ? SB_BACK_NATIVE
 		 : remus ? SB_BACK_XL_REMUS : SB_BACK_XL_PLAIN;
 

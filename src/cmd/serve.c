@@ -58,8 +58,10 @@ static void usage(FILE *f)
 		"                         banner first, no acks; plain streams get ready/GO/report\n"
 		"  --remus, --colo        streams must be Remus / COLO (default: any, as they show);\n"
 		"                         --colo answers on Xen's COLO back channel instead of acks\n"
+		"                         (COLO streams need --colo: the back channel differs from\n"
+		"                         the first commit on, before a stream shows it is COLO)\n"
 		"  --heartbeat-ms N       failover after N ms of silence once an epoch is committed\n"
-		"                         (default 1000; 0 = off)\n"
+		"                         (default 1000; with --colo 10000; 0 = off)\n"
 		"  --record DIR|PATTERN   keep each raw stream: DIR/stream-<id>.raw, or PATTERN with\n"
 		"                         %%i replaced by the connection id\n"
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
@@ -292,6 +294,7 @@ int cmd_serve(int argc, char **argv)
 	if (!srv.cfg.target)
 		srv.cfg.target = "image:/var/lib/standby";
 	srv.cfg.target_per_domain = 1;
+	sb_recv_config_finish(&srv.cfg);
 	if (xl) {               /* banner on each connection, then xl's own protocol */
 		srv.cfg.xl_banner = 1;
 		if (srv.cfg.back == SB_BACK_NATIVE)

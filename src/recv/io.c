@@ -13,6 +13,7 @@
 #define READ_CHUNK (64 * 1024)
 #define LINGER_SECONDS 2.0
 #define ACK_QUEUE_DEFAULT 4096
+#define OUT_QUEUE_MAX (16u << 20)      /* protocol messages a peer leaves unread */
 
 static uint8_t read_buf[READ_CHUNK];
 
@@ -131,6 +132,10 @@ int sb_out_write(struct sb_rstream *s, const void *p, size_t n, int droppable)
 		return -1;
 	if (droppable && pending + n > max)
 		return -1;
+	if (pending + n > OUT_QUEUE_MAX) {      /* a peer that never reads: stop writing to it */
+		out_broken(s, ENOBUFS);
+		return -1;
+	}
 	if (q->off && q->off == q->buf.len) {
 		sb_buf_reset(&q->buf);
 		q->off = 0;

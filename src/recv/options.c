@@ -6,6 +6,8 @@
 #include <string.h>
 #include "recv/options.h"
 
+static int heartbeat_given;
+
 void sb_recv_config_defaults(struct sb_recv_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -14,6 +16,13 @@ void sb_recv_config_defaults(struct sb_recv_config *cfg)
 	cfg->kind = SB_STREAM_AUTO;
 	cfg->mode = SB_MODE_ANY;
 	cfg->back = SB_BACK_NATIVE;
+	heartbeat_given = 0;
+}
+
+void sb_recv_config_finish(struct sb_recv_config *cfg)
+{
+	if (cfg->mode == SB_MODE_COLO && !heartbeat_given)
+		cfg->heartbeat_ms = SB_RECV_HEARTBEAT_COLO;
 }
 
 int sb_recv_common_opt(const char *cmd, int c, const char *arg, struct sb_recv_config *cfg)
@@ -37,6 +46,7 @@ int sb_recv_common_opt(const char *cmd, int c, const char *arg, struct sb_recv_c
 			return -1;
 		}
 		cfg->heartbeat_ms = (unsigned)v;
+		heartbeat_given = 1;
 		return 1;
 	case OPT_FENCE:
 		cfg->fence_cmd = arg;

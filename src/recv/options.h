@@ -32,6 +32,9 @@ enum {
 	"  -v, --verbose          one line per committed epoch on stderr\n" \
 	"  -h, --help             this help\n"
 
+/* --colo without --heartbeat-ms: SB_RECV_HEARTBEAT_COLO */
+void sb_recv_config_finish(struct sb_recv_config *cfg);
+
 /* 1 = handled, 0 = not a common option, -1 = bad value (message printed) */
 int sb_recv_common_opt(const char *cmd, int c, const char *arg, struct sb_recv_config *cfg);
 void sb_recv_config_defaults(struct sb_recv_config *cfg);

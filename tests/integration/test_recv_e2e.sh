@@ -67,7 +67,9 @@ check_replica $T/r6 $T/e6 2
 
 echo "== serve over a unix socket: two domains, xl-framed and bare"
 start_serve $T/serve.log --listen unix:$T/sock --target image:$T/root -v
-"$STANDBY" primary --mode remus --epochs 6 $P --seed 7 --expect $T/e7 --to unix:$T/sock || die "primary -> serve (bare)"
+"$STANDBY" primary --mode remus --epochs 6 --memory 1M --interval 0 --seed 7 --expect $T/e7 --to unix:$T/sock 2>$T/p7 ||
+	die "primary -> serve (bare)"
+grep -q "acks .*(6 of 6)" $T/p7 || die "serve's acks did not all come back: $(cat $T/p7)"
 wait_for "grep -q 'activated epoch 5' $T/serve.log" 10 || die "serve did not activate: $(cat $T/serve.log)"
 check_replica $T/root/conn-1 $T/e7 5
 stop_serve
@@ -85,6 +87,13 @@ start_serve $T/serve2.log --listen unix:$T/sock --xl --target image:$T/root2
 "$STANDBY" primary --xl --name web-1 --mode remus --epochs 3 $P --expect $T/e8 --to unix:$T/sock || die "primary -> serve --xl"
 wait_for "grep -q 'activated epoch 2' $T/serve2.log" 10 || die "serve --xl did not activate: $(cat $T/serve2.log)"
 check_replica $T/root2/web-1 $T/e8 2
+stop_serve
+
+echo "== serve --colo: the COLO back channel on the connection"
+start_serve $T/serve4.log --listen unix:$T/sock --colo --target image:$T/root4
+"$STANDBY" primary --mode colo --epochs 4 $P --seed 9 --expect $T/e12 --to unix:$T/sock || die "COLO primary -> serve --colo"
+wait_for "grep -q 'activated epoch 3' $T/serve4.log" 10 || die "serve --colo did not activate: $(cat $T/serve4.log)"
+check_replica $T/root4/conn-1 $T/e12 3
 stop_serve
 
 echo "== replay of the recorded stream, whole and --until-epoch"

@@ -38,12 +38,17 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 
 int sb_fence_start(struct sb_rstream *s, const char *reason)
 {
+	struct ev_loop *loop;
 	char epoch[32];
 	pid_t pid;
 
 	if (!s->cfg.fence_cmd)
 		return 1;
 	snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)s->committed);
+	/* The default loop installs libev's SIGCHLD handler: it must exist before
+	 * the child can exit, or its exit would go unnoticed (replay may get here
+	 * without having touched the loop yet). */
+	loop = EV_DEFAULT;
 	fflush(stderr);
 	pid = fork();
 	if (pid < 0) {
@@ -70,7 +75,7 @@ int sb_fence_start(struct sb_rstream *s, const char *reason)
 	s->fence_pid = pid;
 	ev_child_init(&s->fence_w, child_cb, pid, 0);
 	s->fence_w.data = s;
-	ev_child_start(EV_DEFAULT, &s->fence_w);
+	ev_child_start(loop, &s->fence_w);
 	return 0;
 }
 

@@ -37,4 +37,14 @@ check_replica $T/root/a $T/ea 2
 check_replica $T/root/b $T/eb 2
 grep -q "(a): failover: fence 'sleep 2; exit 0' exited 0: activating epoch 2" $T/serve.log || die "no fence decision line"
 stop_serve
+echo "== replay runs the fence too (an instant one must not be missed)"
+"$STANDBY" primary $P --epochs 3 --to $T/rec --expect $T/erec || die "primary --to"
+for i in 1 2 3; do
+	timeout 20 "$STANDBY" replay $T/rec --fence 'exit 0' --target image:$T/rp$i 2>$T/rp$i.log || die "replay with fence exit 0: $(cat $T/rp$i.log)"
+	check_replica $T/rp$i $T/erec 2
+	[ "$(manifest_field $T/rp$i activated)" = true ] || die "replay + fence 0 not activated"
+done
+timeout 20 "$STANDBY" replay $T/rec --fence 'exit 1' --target image:$T/rq 2>$T/rq.log && die "replay with a failing fence exited 0"
+[ "$(manifest_field $T/rq activated)" = false ] || die "replay activated despite the fence"
+grep -q "failover refused: fence 'exit 1' exited 1" $T/rq.log || die "no refusal line in replay"
 echo "fence passed"

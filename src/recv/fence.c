@@ -57,6 +57,7 @@ int sb_fence_start(struct sb_rstream *s, const char *reason)
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
+		sigset_t none;
 
 		if (null >= 0) {
 			dup2(null, 0);
@@ -64,6 +65,9 @@ int sb_fence_start(struct sb_rstream *s, const char *reason)
 				close(null);
 		}
 		dup2(2, 1);
+		/* libev may block signals it watches (signalfd): the hook gets a clean slate */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		setenv("STANDBY_DOMAIN", s->domain, 1);
 		setenv("STANDBY_EPOCH", epoch, 1);

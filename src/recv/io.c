@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include "recv/internal.h"
@@ -64,6 +65,16 @@ static void hb_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct sb_rstream *s = w->data;
 
 	(void)revents;
+	/* Bytes already waiting mean the loop was busy (another stream's
+	 * commit), not that the primary went silent: read them first. */
+	if (s->in_fd >= 0) {
+		struct pollfd p = { .fd = s->in_fd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP))) {
+			ev_timer_again(loop, w);
+			return;
+		}
+	}
 	ev_timer_stop(loop, w);
 	sb_rstream_heartbeat_expired(s);
 	sb_rstream_reap(s);

@@ -10,11 +10,13 @@ P="--mode remus --memory 256K --interval 0 --quiet"
 
 echo "== failing fence: no activation"
 "$STANDBY" primary --xl --name fenced $P --epochs 4 --expect $T/e1 \
-	--exec "$STANDBY receive --xl --remus --fence 'env | grep ^STANDBY_ | sort >$T/env1; exit 3' --target image:$T/r1 2>$T/log1"
+	--exec "$STANDBY receive --xl --remus --fence 'env | grep ^STANDBY_ | sort >$T/env1; grep -E \"^Sig(Blk|Ign)\" /proc/self/status >$T/sig1; exit 3' --target image:$T/r1 2>$T/log1"
 grep -q "failover refused: fence .* exited 3: not activating epoch 3" $T/log1 || die "no refusal line: $(cat $T/log1)"
 grep -q "activated epoch" $T/log1 && die "activated despite the fence"
 [ "$(manifest_field $T/r1 activated)" = false ] || die "replica marked activated"
 [ "$(manifest_field $T/r1 committed_epoch)" = 3 ] || die "replica lost its committed epoch"
+grep -q "^SigBlk:[[:space:]]*0*$" $T/sig1 || die "the fence runs with signals blocked: $(cat $T/sig1)"
+grep -q "^SigIgn:[[:space:]]*0*$" $T/sig1 || die "the fence runs with signals ignored: $(cat $T/sig1)"
 printf 'STANDBY_DOMAIN=fenced\nSTANDBY_EPOCH=3\nSTANDBY_REASON=eof\nSTANDBY_STREAM=stdin\n' | diff - $T/env1 ||
 	die "fence environment differs"
 

@@ -63,7 +63,7 @@ if "$STANDBY" primary --help >/dev/null 2>&1; then
 		rm -f $T/rpid
 		"$STANDBY" primary --mode remus --epochs 3 --memory 256K --interval 0 --quiet \
 			--stall-ms 30000 --stall-in-epoch 2 --stall-at mid-pages \
-			--exec "echo \$\$ >$T/rpid; exec $STANDBY receive $opt --target image:$T/sig-$mode 2>$T/sig-$mode.log" 2>/dev/null &
+			--exec "echo \$\$ >$T/rpid; exec $STANDBY receive $opt --heartbeat-ms 0 --target image:$T/sig-$mode 2>$T/sig-$mode.log" 2>/dev/null &
 		pp=$!
 		wait_for "[ \"\$(manifest_field $T/sig-$mode committed_epoch)\" = 1 ]" 10 || die "$mode: no commit of epoch 1"
 		kill -TERM "$(cat $T/rpid)"

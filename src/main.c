@@ -15,7 +15,13 @@ struct command {
 
 static const struct command commands[] = {
 	{ "inspect", cmd_inspect, "check and describe a migration stream (xl save file, Remus/COLO recording)" },
+	{ "receive", cmd_receive, "receive one stream on stdin (the place of xl migrate-receive)" },
+	{ "serve",   cmd_serve,   "receive many streams on a unix or TCP socket" },
+	{ "replay",  cmd_replay,  "feed a recorded stream through the receiving engine" },
+	{ "status",  cmd_status,  "print the JSON status of a running receive or serve" },
+	{ "primary", cmd_primary, "simulated Xen primary: stream plain/Remus/COLO checkpoints, with faults" },
 	{ "verify", cmd_verify, "check an image replica: committed epoch, digests, the primary's expectations" },
+	{ "netbuf",  cmd_netbuf,  "network output buffering: IFB redirect setup/teardown, drive plug qdiscs" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -63,6 +63,10 @@ enum sb_event_kind {
 	SB_EV_EPOCH_END,        /* CHECKPOINT_END completed epoch ev.epoch.number */
 	SB_EV_END,              /* final END of the outermost layer: stream complete */
 };
+/* Event offsets: XL_HEADER 0; PREAMBLE the start of the optional data (48);
+ * LIBXC_HEADER the image header; RECORD and END the record header; EPOCH_END
+ * where the epoch began (its first record).  EPOCH_END and END follow the
+ * RECORD event of the CHECKPOINT_END / END record. */
 
 /* What kind of input the parser expects. */
 enum sb_stream_kind {
@@ -87,10 +91,10 @@ struct sb_record {
 	const uint8_t *body;    /* length bytes; NULL when length is 0 */
 	uint64_t offset;        /* absolute offset of the record header */
 	uint64_t index;         /* record index in the stream, from 0 */
-	uint64_t epoch;         /* 0 = initial copy (up to the first CHECKPOINT_END) */
+	uint64_t epoch;         /* 0 = initial copy (up to the first CHECKPOINT_END); 0 on the back channel */
 	int skipped;            /* unknown optional libxc record: reported, not interpreted */
 	/* PAGE_DATA summary (valid when layer==LIBXC and type==PAGE_DATA) */
-	uint32_t page_count;    /* pfn entries */
+	uint32_t page_count;    /* pfn entries (CHECKPOINT_DIRTY_PFN_LIST: pfns) */
 	uint32_t data_pages;    /* entries carrying 4096 bytes */
 	uint64_t pfn_min, pfn_max;
 };

@@ -1,6 +1,8 @@
 /*
  * parser_int.h - state of the push parser, shared by parser.c (the state
- * machine), check.c (record body checks) and preamble.c (xl JSON config).
+ * machine, input assembly, events), headers.c (libxl/libxc headers),
+ * preamble.c (xl header and config), order.c (record placement) and
+ * check.c (record bodies).
  * Not a public interface.
  */
 #ifndef STANDBY_PARSER_INT_H
@@ -84,11 +86,40 @@ struct sb_parser {
 	struct sb_error err;
 };
 
+/* Results of the byte-state steps. */
+enum { STEP_MORE, STEP_OK, STEP_PAUSE, STEP_ERR };
+
 /* Fail with the current record as context when in_record. */
 void sb__fail(struct sb_parser *p, enum sb_err code, uint64_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void sb__vfail(struct sb_parser *p, enum sb_err code, uint64_t offset, const char *fmt,
 	       va_list ap);
+
+#define FAIL(p, code, off, ...) (sb__fail((p), (code), (off), __VA_ARGS__), STEP_ERR)
+#define RFAIL(p, code, ...) (sb__fail((p), (code), (p)->rec.offset, __VA_ARGS__), STEP_ERR)
+
+/* parser.c: input assembly (NULL until need bytes are there; *err on ENOMEM) */
+const uint8_t *sb__take_fixed(struct sb_parser *p, const uint8_t *buf, size_t len,
+			      size_t *pos, size_t need);
+const uint8_t *sb__take_body(struct sb_parser *p, const uint8_t *buf, size_t len,
+			     size_t *pos, size_t need, int *err);
+int sb__step_rc(int emit_rc);   /* emit result -> STEP_OK / STEP_PAUSE / STEP_ERR */
+const char *sb__rec_name(const struct sb_record *r, char *buf, size_t n);  /* "libxc PAGE_DATA" */
+
+/* headers.c and preamble.c: one step of a byte state; STEP_* */
+int sb__step_detect(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos);
+int sb__step_xl_hdr(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos);
+int sb__step_xl_cfglen(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos);
+int sb__step_xl_config(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos);
+int sb__step_xl_skip(struct sb_parser *p, size_t len, size_t *pos);
+int sb__step_libxl_hdr(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos);
+int sb__step_libxc_hdr(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos);
+void sb__printable(char *out, const uint8_t *in, size_t n);   /* out: 4*n+1 bytes */
+
+/* order.c: placement of one complete record, state changes; 0 or STEP_ERR */
+int sb__libxc_record(struct sb_parser *p, struct sb_record *r);
+int sb__libxl_record(struct sb_parser *p, struct sb_record *r);
+int sb__back_record(struct sb_parser *p, struct sb_record *r);
 
 /* check.c: body checks of one complete record; 0 or -1 (error set). */
 int sb__check_libxc(struct sb_parser *p, struct sb_record *r);

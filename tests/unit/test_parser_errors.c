@@ -14,6 +14,13 @@
 
 /* ---- builders ---- */
 
+/* a complete plain HVM stream after an xl header written by the caller */
+static int plain_tail(struct sb_buf *b)
+{
+	struct sg_opts o = { .dom = SB_DOM_HVM };
+	return sg_stream(b, &o);
+}
+
 static const struct sg_opts HVM = { .dom = SB_DOM_HVM };
 static const struct sg_opts PV = { .dom = SB_DOM_PV };
 
@@ -116,6 +123,7 @@ B(b_xl_cap) { sb_write_xl_header(b, sg_json); }
 B(b_xl_nul) { xl_raw(b, SB_XL_MAGIC, SB_XL_BYTEORDER, 3, 9); u32le(b, 5); sb_buf_append(b, "{}{}x", 5); }
 B(b_xl_json) { sb_write_xl_header(b, "{\"c_info\": {\"name\": \"x\""); }
 B(b_xl_notobj) { sb_write_xl_header(b, "[1, 2]"); }
+B(b_xl_deep) { char j[203]; memset(j, '[', 100); memset(j + 100, ']', 100); strcpy(j + 200, "x]"); sb_write_xl_header(b, j); }
 B(b_xl_want_xl) { hvm(b); }
 B(b_libxl_ident) { sb_buf_append(b, "LibxlFmX\0\0\0\2\0\0\0\0", 16); }
 B(b_libxl_version) { sb_buf_append(b, "LibxlFmt\0\0\0\3\0\0\0\0", 16); }
@@ -159,6 +167,8 @@ B(b_state_short) { hvm_ckpt(b); rec(b, SB_LIBXL_CHECKPOINT_STATE, "\0\0", 2); }
 B(b_state_value) { hvm_ckpt(b); sb_write_checkpoint_state(b, SB_CKPT_SVM_READY); }
 B(b_state_misplaced) { hvm(b); sg_pages(b, 0, 1); empty(b, SB_LIBXC_CHECKPOINT); sb_write_checkpoint_state(b, 0); }
 B(b_colo_missing) { hvm_ckpt(b); sg_pages(b, 1, 1); }
+B(b_colo_opt) { hvm_ckpt(b); rec(b, 0x80000200u, "opt", 3); }
+B(b_colo_seen) { hvm_ckpt(b); sb_write_checkpoint_state(b, 0); sg_pages(b, 1, 1); empty(b, SB_LIBXC_CHECKPOINT); empty(b, SB_LIBXL_CHECKPOINT_END); sg_pages(b, 2, 1); }
 B(b_sde_twice) { hvm(b); empty(b, SB_LIBXC_STATIC_DATA_END); }
 B(b_sde_v2) { libxl_ctx(b); sg_libxc_headers(b, SB_DOM_HVM, 2); empty(b, SB_LIBXC_STATIC_DATA_END); }
 B(b_cpuid_v2) { libxl_ctx(b); sg_libxc_headers(b, SB_DOM_HVM, 2); uint8_t d[24] = { 0 }; rec(b, SB_LIBXC_X86_CPUID_POLICY, d, 24); }
@@ -235,6 +245,7 @@ static const struct ecase cases[] = {
 	{ "xl config NUL", b_xl_nul, SB_ERR_BAD_CONFIG, "not NUL-terminated" },
 	{ "xl config JSON", b_xl_json, SB_ERR_BAD_CONFIG, "xl config is not a JSON object" },
 	{ "xl config array", b_xl_notobj, SB_ERR_BAD_CONFIG, "top level is not an object" },
+	{ "xl config depth", b_xl_deep, SB_ERR_BAD_CONFIG, "xl config nests deeper than 64 levels" },
 	{ "xl expected", b_xl_want_xl, SB_ERR_BAD_MAGIC, "xl header: expected magic", .kind = SB_STREAM_XL },
 	{ "libxl ident", b_libxl_ident, SB_ERR_BAD_IDENT,
 	  "offset 0, libxl header: expected ident 0x4c6962786c466d74 (\"LibxlFmt\"), found 0x4c6962786c466d58",
@@ -281,6 +292,8 @@ static const struct ecase cases[] = {
 	{ "CHECKPOINT_STATE place", b_state_misplaced, SB_ERR_ORDER, "only right after CHECKPOINT_END" },
 	{ "CHECKPOINT_STATE in REMUS", b_state_value, SB_ERR_ORDER, "expected to be Remus", .mode = SB_MODE_REMUS },
 	{ "COLO missing NEW", b_colo_missing, SB_ERR_ORDER, "expected CHECKPOINT_STATE(NEW) at the start of COLO epoch 1", .mode = SB_MODE_COLO },
+	{ "COLO optional first", b_colo_opt, SB_ERR_ORDER, "found libxc type 0x80000200", .mode = SB_MODE_COLO },
+	{ "COLO seen, NEW missing", b_colo_seen, SB_ERR_ORDER, "record #16 (libxc PAGE_DATA): expected CHECKPOINT_STATE(NEW) at the start of COLO epoch 2, found libxc PAGE_DATA" },
 	{ "STATIC_DATA_END twice", b_sde_twice, SB_ERR_ORDER, "second STATIC_DATA_END" },
 	{ "STATIC_DATA_END v2", b_sde_v2, SB_ERR_ORDER, "STATIC_DATA_END in a v2 stream" },
 	{ "CPUID v2", b_cpuid_v2, SB_ERR_ORDER, "X86_CPUID_POLICY in a v2 stream" },
@@ -368,6 +381,45 @@ static void test_table(void **state)
 		run_case(&cases[i], 0);
 		run_case(&cases[i], 13);        /* same outcome when split */
 	}
+}
+
+/* A config nested 400000 deep (800 KB, under the 1 MiB cap) is refused
+ * before yajl, whose recursion would overflow the stack. */
+static void test_deep_json(void **state)
+{
+	size_t d = 400000;
+	char *j = malloc(2 * d + 1);
+	struct sb_buf b;
+	struct sg_trace t;
+	struct sb_error err;
+
+	(void)state;
+	assert_non_null(j);
+	memset(j, '{', 1);
+	memset(j + 1, '[', d - 1);
+	memset(j + d, ']', d);
+	j[2 * d] = 0;
+	sb_buf_init(&b);
+	assert_int_equal(sb_write_xl_header(&b, j), 0);
+	sg_trace_init(&t);
+	assert_int_equal(sg_parse(b.data, b.len, NULL, 0, NULL, &t, &err, NULL), -1);
+	assert_int_equal(err.code, SB_ERR_BAD_CONFIG);
+	assert_non_null(strstr(err.msg, "test: offset 48, xl config nests deeper than 64 levels"));
+	/* brackets inside strings do not count */
+	sb_buf_reset(&b);
+	memset(j, 0, 2 * d + 1);
+	strcpy(j, "{\"c_info\": {\"name\": \"");
+	memset(j + strlen(j), '[', 1000);
+	strcat(j, "\\\"\"}}");
+	assert_int_equal(sb_write_xl_header(&b, j), 0);
+	assert_int_equal(plain_tail(&b), 0);
+	sg_trace_free(&t);
+	sg_trace_init(&t);
+	if (sg_parse(b.data, b.len, NULL, 0, NULL, &t, &err, NULL) != 0)
+		fail_msg("%s", err.msg);
+	sg_trace_free(&t);
+	sb_buf_free(&b);
+	free(j);
 }
 
 /* The message format of a record error, and the error fields. */
@@ -646,6 +698,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_message_format),
+		cmocka_unit_test(test_deep_json),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_truncation_messages),
 		cmocka_unit_test(test_finish),

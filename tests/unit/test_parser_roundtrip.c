@@ -655,6 +655,120 @@ static void test_seen_mode(void **state)
 	sb_buf_free(&b);
 }
 
+/* xl preamble variants: trailing optional data is skipped, a config without
+ * the JSON flag is passed on unparsed, no config at all; kind XL. */
+static int xl_cb(const struct sb_event *ev, void *opaque)
+{
+	struct sb_event *last = opaque;
+
+	if (ev->kind == SB_EV_PREAMBLE)
+		*last = *ev;
+	if (ev->kind == SB_EV_LIBXL_HEADER)
+		last[1] = *ev;
+	return SB_CB_CONTINUE;
+}
+
+static void xl_variant(const char *cfgtext, uint32_t mflags, uint32_t trailing, int want_json)
+{
+	struct sg_opts o = { .dom = SB_DOM_HVM };
+	struct sb_xl_header h;
+	struct sb_buf b;
+	struct sb_event got[2];
+	struct sb_parser_config cfg = { .kind = SB_STREAM_XL, .cb = xl_cb, .opaque = got };
+	struct sb_parser *p;
+	uint32_t clen = cfgtext ? (uint32_t)strlen(cfgtext) + 1 : 0;
+	uint8_t len4[4];
+	size_t libxl_at;
+
+	memset(got, 0, sizeof(got));
+	sb_buf_init(&b);
+	memcpy(h.magic, SB_XL_MAGIC, SB_XL_MAGIC_LEN);
+	h.byteorder = SB_XL_BYTEORDER;
+	h.mandatory_flags = mflags;
+	h.optional_flags = 0x5a;                /* not checked, as xl */
+	h.optional_data_len = 4 + clen + trailing;
+	assert_int_equal(sb_write_xl_header_raw(&b, &h), 0);
+	sb_put_le32(len4, clen);
+	sb_buf_append(&b, len4, 4);
+	if (clen)
+		sb_buf_append(&b, cfgtext, clen);
+	for (uint32_t i = 0; i < trailing; i++)
+		sb_buf_append(&b, "\xff", 1);
+	libxl_at = b.len;
+	assert_int_equal(sg_stream(&b, &o), 0);
+	p = sb_parser_new(&cfg);
+	for (size_t at = 0; at < b.len; at += 5)         /* 5-byte pieces */
+		if (sb_parser_feed(p, b.data + at, b.len - at < 5 ? b.len - at : 5) < 0)
+			fail_msg("%s", sb_parser_error(p)->msg);
+	assert_int_equal(sb_parser_finish(p), 0);
+	assert_int_equal(got[0].kind, SB_EV_PREAMBLE);
+	assert_int_equal(got[0].offset, SB_XL_HDR_LEN);
+	assert_int_equal(got[0].u.preamble.config_len, clen);
+	assert_int_equal(got[1].kind, SB_EV_LIBXL_HEADER);
+	assert_int_equal(got[1].offset, libxl_at);
+	if (want_json) {
+		assert_int_equal(got[0].u.preamble.max_memkb, 131072);
+	} else {
+		assert_null(got[0].u.preamble.name);
+		assert_null(got[0].u.preamble.guest_type);
+		assert_int_equal(got[0].u.preamble.max_memkb, 0);
+		assert_int_equal(got[0].u.preamble.max_vcpus, 0);
+	}
+	sb_parser_free(p);
+	sb_buf_free(&b);
+}
+
+static void test_xl_variants(void **state)
+{
+	(void)state;
+	xl_variant(sg_json, 3, 0, 1);
+	xl_variant(sg_json, 3, 21, 1);                  /* trailing optional data */
+	xl_variant("name = \"guest\"\nmemory = 128\n", 2, 3, 0);   /* xl syntax, no JSON flag */
+	xl_variant(NULL, 2, 0, 0);                      /* no config */
+	xl_variant(NULL, 2, 100, 0);
+}
+
+/* In a PV stream, type 5 right after CHECKPOINT_END is libxc
+ * X86_PV_VCPU_EXTENDED (CHECKPOINT_STATE is COLO, HVM only). */
+static void test_type5_pv(void **state)
+{
+	struct sg_opts o = { .dom = SB_DOM_PV, .checkpoints = 1, .pages = 1 };
+	struct ctx c;
+
+	(void)state;
+	ctx_init(&c);
+	assert_int_equal(sg_stream(&c.b, &o), 0);
+	c.epoch = 1;
+	vcpu(&c, SB_LIBXC_X86_PV_VCPU_EXTENDED, 0, 4);   /* 8 + 4: length 12 */
+	empty_rec(&c, SB_LAYER_LIBXC, SB_LIBXC_CHECKPOINT);
+	empty_rec(&c, SB_LAYER_LIBXL, SB_LIBXL_CHECKPOINT_END);
+	{
+		/* only the records after the first checkpoint are compared */
+		struct sg_trace t;
+		struct sb_error err;
+		size_t first = 0;
+		sg_trace_init(&t);
+		assert_int_equal(sg_parse(c.b.data, c.b.len, NULL, 0, NULL, &t, &err, NULL), 1);
+		for (size_t i = 0; i < t.n; i++)
+			if (t.ev[i].kind == SB_EV_EPOCH_END) {
+				first = i + 1;
+				break;
+			}
+		assert_int_equal(t.ev[first].kind, SB_EV_RECORD);
+		assert_int_equal(t.ev[first].layer, SB_LAYER_LIBXC);
+		assert_int_equal(t.ev[first].type, SB_LIBXC_X86_PV_VCPU_EXTENDED);
+		assert_int_equal(t.ev[first].length, 12);
+		assert_int_equal(t.ev[first].epoch, 1);
+		assert_int_equal(t.ev[first].offset, c.x[0].offset);
+		assert_int_equal(t.ev[first].hash, sg_hash(c.x[0].body, 12));
+		assert_int_equal(t.ev[t.n - 1].kind, SB_EV_EPOCH_END);
+		assert_int_equal(t.ev[t.n - 1].epoch, 1);
+		assert_int_equal(t.ev[t.n - 1].f[3], 3);
+		sg_trace_free(&t);
+	}
+	ctx_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -664,6 +778,8 @@ int main(void)
 		cmocka_unit_test(test_hvm_v2_plain),
 		cmocka_unit_test(test_back_channel),
 		cmocka_unit_test(test_seen_mode),
+		cmocka_unit_test(test_xl_variants),
+		cmocka_unit_test(test_type5_pv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,42 @@
+/*
+ * options.h - the options that receive, serve and replay share.
+ */
+#ifndef STANDBY_RECV_OPTIONS_H
+#define STANDBY_RECV_OPTIONS_H
+
+#include <getopt.h>
+#include "standby/recv.h"
+
+enum {
+	OPT_TARGET = 1000, OPT_MAX_EPOCH, OPT_HEARTBEAT, OPT_FENCE, OPT_ACT_SIGNAL, OPT_SYNC,
+	OPT_REMUS, OPT_COLO, OPT_XL, OPT_DIRTY, OPT_RECORD, OPT_STATUS, OPT_UNTIL,
+	OPT_LISTEN, OPT_ALLOW, OPT_MAX_STREAMS, OPT_SOCKET,
+};
+
+#define SB_RECV_COMMON_LONGOPTS \
+	{ "target", required_argument, NULL, OPT_TARGET }, \
+	{ "max-epoch-bytes", required_argument, NULL, OPT_MAX_EPOCH }, \
+	{ "fence", required_argument, NULL, OPT_FENCE }, \
+	{ "sync", no_argument, NULL, OPT_SYNC }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+#define SB_RECV_COMMON_HELP \
+	"  --target T             where replicas go: image:DIR, null\n" \
+	"  --max-epoch-bytes N    bound on one buffered epoch (K/M/G suffixes; default 1G);\n" \
+	"                         going past it is a stream error\n" \
+	"  --fence CMD            run `sh -c CMD` before a failover activates the replica;\n" \
+	"                         activation only if it exits 0.  Environment: STANDBY_DOMAIN,\n" \
+	"                         STANDBY_EPOCH, STANDBY_REASON, STANDBY_STREAM\n" \
+	"  --sync                 fsync the replica at each commit\n" \
+	"  -v, --verbose          one line per committed epoch on stderr\n" \
+	"  -h, --help             this help\n"
+
+/* --colo without --heartbeat-ms: SB_RECV_HEARTBEAT_COLO */
+void sb_recv_config_finish(struct sb_recv_config *cfg);
+
+/* 1 = handled, 0 = not a common option, -1 = bad value (message printed) */
+int sb_recv_common_opt(const char *cmd, int c, const char *arg, struct sb_recv_config *cfg);
+void sb_recv_config_defaults(struct sb_recv_config *cfg);
+
+#endif

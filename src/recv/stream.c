@@ -1,0 +1,842 @@
+/*
+ * stream.c - the per-stream state machine of the receiver.
+ *
+ * Phases (enum sb_rphase):
+ *   INITIAL    before the first CHECKPOINT_END; every record goes straight to
+ *              the target (ops->initial_record): guest memory is never held twice.
+ *   BUFFERING  epoch N's records are held in the epoch buffer until its
+ *              CHECKPOINT_END, then applied as one unit (ops->commit).
+ *   WAIT_GO    plain xl migration complete: "ready" sent, waiting for GO.
+ *   FENCING    primary lost; the fence hook runs, activation waits for it.
+ *   ACTIVATED / STOPPED / FAILED   terminal.
+ *
+ * Event chains (-> = then, in this order):
+ *
+ *   start:       sb_rstream_start -> [xl banner] -> read watcher on (io.c)
+ *   bytes:       read_cb (io.c) -> heartbeat restarted -> sb_rstream_feed
+ *                  -> [--record copy] -> sb_parser_feed -> on_event* -> after the feed:
+ *                     error? -> stream_fail; END? -> on_final_end; --until? -> failover
+ *   preamble:    on_event(PREAMBLE) -> keep the domain name and config
+ *   target:      on_event(LIBXC_HEADER, or any first record/epoch) -> open_target
+ *                  -> owner claims the domain -> ops->open -> pending records replayed
+ *   initial:     on_event(RECORD) in INITIAL -> ops->initial_record
+ *   first ckpt:  on_event(EPOCH_END 0) -> commit_epoch(NULL) -> on_commit hooks
+ *                  (release network output) -> ack -> BUFFERING, heartbeat armed
+ *   epoch N:     on_event(RECORD) in BUFFERING -> sb_epoch_add (bounded by
+ *                  --max-epoch-bytes; over it -> stream error)
+ *   checkpoint:  on_event(EPOCH_END N) -> commit_epoch(ep) -> on_commit hooks
+ *                  -> ack (native: 16-byte ack; COLO: SVM_READY, SVM_RESUMED)
+ *                  -> epoch buffer reset -> [--until-epoch N: pause -> failover]
+ *   colo new:    on_event(RECORD CHECKPOINT_STATE NEW) -> SVM_SUSPENDED + dirty pfn list
+ *   plain end:   on_event(END) in INITIAL -> on_final_end -> commit epoch 0 ->
+ *                  native: ack 0 -> activate -> finish
+ *                  xl:     ready -> WAIT_GO -> GO bytes (leftovers of the feed first)
+ *                          -> activate -> report + status -> finish
+ *                          (GO missing or wrong -> report 0xFF + GO back -> STOPPED)
+ *   failure:     eof | read error | parse error | heartbeat | target error |
+ *                epoch buffer full | END after checkpoints -> stream_fail:
+ *                  committed?  -> failover: partial epoch discarded -> fence_start
+ *                                 -> (no fence, or fence exit 0) activate -> finish
+ *                                 -> (fence exit != 0, or fence cannot run) STOPPED -> finish
+ *                  no commit   -> FAILED: ops->abort (restore failed, as Xen) -> finish
+ *   signal:      sb_rstream_stop -> fence killed -> partial epoch discarded ->
+ *                  target closed without activation (or failover with --activate-on-signal)
+ *   finish:      reading stops -> target closed -> back channel drained (bounded)
+ *                  -> owner told (sb_rstream_reap, only from top-level callbacks)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "recv/internal.h"
+#include "standby/records.h"
+#include "util/json.h"
+
+static struct sb_rstream *all_streams;
+
+static void stream_fail(struct sb_rstream *s, const char *reason, const char *detail);
+static void finish(struct sb_rstream *s);
+static int on_event(const struct sb_event *ev, void *opaque);
+
+/* ---- small helpers ---- */
+
+double sb_now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double sb_now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void sb_rlog(struct sb_rstream *s, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "standby: stream %s (%s): %s\n", s->name,
+		s->domain[0] ? s->domain : "?", msg);
+}
+
+const char *sb_rphase_name(enum sb_rphase ph)
+{
+	static const char *const names[] = {
+		[SB_RP_INITIAL] = "initial", [SB_RP_BUFFERING] = "buffering",
+		[SB_RP_WAIT_GO] = "wait-go", [SB_RP_FENCING] = "fencing",
+		[SB_RP_ACTIVATED] = "activated", [SB_RP_STOPPED] = "stopped",
+		[SB_RP_FAILED] = "failed",
+	};
+	return (unsigned)ph < sizeof(names) / sizeof(names[0]) ? names[ph] : "?";
+}
+
+static int terminal(const struct sb_rstream *s)
+{
+	return s->phase >= SB_RP_ACTIVATED;
+}
+
+/* Parser messages start with the stream name; the log line names it already. */
+static const char *strip_name(const struct sb_rstream *s, const char *msg)
+{
+	size_t n = strlen(s->name);
+
+	if (!strncmp(msg, s->name, n) && msg[n] == ':' && msg[n + 1] == ' ')
+		return msg + n + 2;
+	return msg;
+}
+
+static void set_error(struct sb_rstream *s, const char *reason, const char *detail)
+{
+	snprintf(s->last_error, sizeof(s->last_error), "%s: %s", reason, detail);
+}
+
+/* ---- lifecycle ---- */
+
+struct sb_rstream *sb_rstream_new(const struct sb_recv_config *cfg, const char *name,
+				  const char *conn_id, int in_fd, int out_fd,
+				  const struct sb_rstream_owner *owner)
+{
+	struct sb_rstream *s = calloc(1, sizeof(*s));
+	struct sb_parser_config pc = { 0 };
+
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	if (owner)
+		s->owner = *owner;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->conn_id, sizeof(s->conn_id), "%s", conn_id ? conn_id : name);
+	s->record_fd = -1;
+	s->fence_pid = -1;
+	sb_buf_init(&s->pend_bytes);
+
+	pc.name = s->name;
+	pc.kind = cfg->kind;
+	pc.mode = cfg->mode;
+	pc.cb = on_event;
+	pc.opaque = s;
+	s->parser = sb_parser_new(&pc);
+	s->epoch = sb_epoch_new(cfg->max_epoch_bytes ? cfg->max_epoch_bytes
+				: SB_RECV_MAX_EPOCH_DEFAULT);
+	if (!s->parser || !s->epoch) {
+		sb_parser_free(s->parser);
+		sb_epoch_free(s->epoch);
+		free(s);
+		return NULL;
+	}
+	sb_epoch_reset(s->epoch, 0);
+	sb_io_init(s, in_fd, out_fd);
+
+	s->next = all_streams;
+	if (all_streams)
+		all_streams->prev = s;
+	all_streams = s;
+	return s;
+}
+
+static void close_target(struct sb_rstream *s)
+{
+	if (s->target_open) {
+		s->target.ops->close(&s->target);
+		s->target_open = 0;
+	}
+}
+
+void sb_rstream_free(struct sb_rstream *s)
+{
+	if (!s)
+		return;
+	sb_fence_cancel(s);
+	close_target(s);
+	sb_io_release(s);
+	if (s->record_fd >= 0)
+		close(s->record_fd);
+	sb_parser_free(s->parser);
+	sb_epoch_free(s->epoch);
+	sb_buf_free(&s->pend_bytes);
+	free(s->config_json);
+	free(s->guest_type);
+	free(s->target_arg);
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (all_streams == s)
+		all_streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+}
+
+struct sb_rstream *sb_rstream_first(void) { return all_streams; }
+struct sb_rstream *sb_rstream_next(struct sb_rstream *s) { return s->next; }
+
+void sb_rstream_start(struct sb_rstream *s)
+{
+	if (s->cfg.xl_banner)
+		sb_xl_banner(s);
+	sb_io_start(s);
+}
+
+int sb_rstream_record_to(struct sb_rstream *s, const char *path)
+{
+	s->record_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	return s->record_fd < 0 ? -1 : 0;
+}
+
+int sb_rstream_on_commit(struct sb_rstream *s, sb_commit_hook fn, void *opaque)
+{
+	if (s->nhooks >= SB_HOOKS_MAX)
+		return -1;
+	s->hooks[s->nhooks] = fn;
+	s->hook_opaque[s->nhooks++] = opaque;
+	return 0;
+}
+
+/* ---- the target ---- */
+
+static void pick_domain(struct sb_rstream *s, const char *name)
+{
+	char clean[128];
+
+	if (name && *name) {
+		sb_sanitize_name(name, clean, sizeof(clean));
+		if (clean[0]) {
+			snprintf(s->domain, sizeof(s->domain), "%s", clean);
+			return;
+		}
+	}
+	sb_sanitize_name(s->conn_id, clean, sizeof(clean));
+	snprintf(s->domain, sizeof(s->domain), "%s", clean[0] ? clean : "stream");
+}
+
+static int open_target(struct sb_rstream *s, uint32_t domain_type)
+{
+	const struct sb_target_ops *ops;
+	const char *arg = "";
+	char err[512] = "";
+
+	if (s->target_open)
+		return 0;
+	if (!s->domain[0])
+		pick_domain(s, NULL);
+	if (s->owner.claim_domain && s->owner.claim_domain(s, s->domain, s->owner.opaque)) {
+		s->own_reason = "refused";
+		sb_parser_fail(s->parser, SB_ERR_ABORTED,
+			       "domain '%s' already has a live stream", s->domain);
+		return -1;
+	}
+	ops = sb_target_lookup(s->cfg.target, &arg);
+	if (!ops) {
+		s->own_reason = "target error";
+		sb_parser_fail(s->parser, SB_ERR_ABORTED, "unknown target '%s'",
+			       s->cfg.target);
+		return -1;
+	}
+	free(s->target_arg);
+	if (s->cfg.target_per_domain && arg && *arg) {
+		size_t n = strlen(arg) + strlen(s->domain) + 2;
+
+		if (mkdir(arg, 0700) && errno != EEXIST)        /* the root of per-domain replicas */
+			sb_rlog(s, "cannot create %s: %s", arg, strerror(errno));
+		s->target_arg = malloc(n);
+		if (s->target_arg)
+			snprintf(s->target_arg, n, "%s%s%s", arg,
+				 arg[strlen(arg) - 1] == '/' ? "" : "/", s->domain);
+	} else {
+		s->target_arg = strdup(arg ? arg : "");
+	}
+	if (!s->target_arg)
+		return -1;
+	memset(&s->target, 0, sizeof(s->target));
+	s->target.ops = ops;
+	s->target.info.stream = s->name;
+	s->target.info.domain = s->domain;
+	s->target.info.config_json = s->config_json;
+	s->target.info.domain_type = domain_type;
+	s->target.info.guest_type = s->guest_type;
+	s->target.info.max_memkb = s->max_memkb;
+	s->target.info.max_vcpus = s->max_vcpus;
+	s->target.info.mode = s->cfg.mode;
+	s->target.info.sync = s->cfg.sync;
+	if (ops->open(&s->target, s->target_arg, &s->target.info, err, sizeof(err))) {
+		s->own_reason = "target error";
+		sb_parser_fail(s->parser, SB_ERR_ABORTED, "target %s:%s: %s",
+			       ops->name, s->target_arg, err);
+		return -1;
+	}
+	s->target_open = 1;
+	return 0;
+}
+
+static int target_record(struct sb_rstream *s, const struct sb_record *rec)
+{
+	char err[512] = "";
+
+	if (s->target.ops->initial_record(&s->target, rec, err, sizeof(err))) {
+		s->own_reason = "target error";
+		sb_parser_fail(s->parser, SB_ERR_ABORTED,
+			       "target refused the record at offset %llu: %s",
+			       (unsigned long long)rec->offset, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Records seen before the target could be opened (LIBXC_CONTEXT): kept small. */
+static int hold_pending(struct sb_rstream *s, const struct sb_record *rec)
+{
+	struct sb_pending_rec *p;
+
+	if (s->npend >= sizeof(s->pend) / sizeof(s->pend[0]) ||
+	    s->pend_bytes.len + rec->length > SB_PENDING_MAX)
+		return open_target(s, 0) ? -1 : target_record(s, rec);
+	p = &s->pend[s->npend++];
+	p->layer = rec->layer;
+	p->type = rec->type;
+	p->length = rec->length;
+	p->offset = rec->offset;
+	p->index = rec->index;
+	p->at = s->pend_bytes.len;
+	if (rec->length && sb_buf_append(&s->pend_bytes, rec->body, rec->length))
+		return -1;
+	return 0;
+}
+
+static int flush_pending(struct sb_rstream *s)
+{
+	for (unsigned i = 0; i < s->npend; i++) {
+		struct sb_record r = { 0 };
+
+		r.layer = s->pend[i].layer;
+		r.type = s->pend[i].type;
+		r.length = s->pend[i].length;
+		r.body = r.length ? s->pend_bytes.data + s->pend[i].at : NULL;
+		r.offset = s->pend[i].offset;
+		r.index = s->pend[i].index;
+		if (target_record(s, &r))
+			return -1;
+	}
+	s->npend = 0;
+	sb_buf_reset(&s->pend_bytes);
+	return 0;
+}
+
+static int ensure_target(struct sb_rstream *s, uint32_t domain_type)
+{
+	if (s->target_open) {
+		if (domain_type)
+			s->target.info.domain_type = domain_type;
+		return 0;
+	}
+	if (open_target(s, domain_type ? domain_type : sb_parser_domain_type(s->parser)))
+		return -1;
+	return flush_pending(s);
+}
+
+/* ---- commits ---- */
+
+static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_t number,
+			uint64_t pages, uint64_t wire_bytes)
+{
+	struct sb_commit_info ci = { 0 };
+	char err[512] = "";
+	double t0, t1;
+
+	ci.epoch = number;
+	ci.pages = pages;
+	ci.bytes = ep ? sb_epoch_bytes(ep) : 0;
+	ci.wire_bytes = wire_bytes;
+	ci.t_first_record = s->t_epoch_first ? s->t_epoch_first : sb_now_real();
+	ci.t_commit = sb_now_real();
+	t0 = sb_now_mono();
+	if (s->target.ops->commit(&s->target, ep, &ci, err, sizeof(err))) {
+		s->own_reason = "target error";
+		sb_parser_fail(s->parser, SB_ERR_ABORTED, "commit of epoch %llu failed: %s",
+			       (unsigned long long)number, err);
+		return -1;
+	}
+	t1 = sb_now_mono();
+	s->has_committed = 1;
+	s->committed = number;
+	if (s->cfg.verbose)
+		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s",
+			(unsigned long long)number, (unsigned long long)pages,
+			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0);
+	/* Output buffered for this epoch may leave now (network hook point). */
+	for (unsigned i = 0; i < s->nhooks; i++)
+		s->hooks[i](s, number, s->hook_opaque[i]);
+	if (s->cfg.back == SB_BACK_NATIVE)
+		sb_native_ack(s, number);
+	else if (s->cfg.back == SB_BACK_COLO)
+		sb_colo_after_commit(s);
+	s->t_epoch_first = 0;
+	s->epoch_pages = 0;
+	sb_io_heartbeat_arm(s);
+	return 0;
+}
+
+/* ---- parser events ---- */
+
+static void keep_preamble(struct sb_rstream *s, const struct sb_event *ev)
+{
+	free(s->config_json);
+	free(s->guest_type);
+	s->config_json = ev->u.preamble.json ? strdup(ev->u.preamble.json) : NULL;
+	s->guest_type = ev->u.preamble.guest_type ? strdup(ev->u.preamble.guest_type) : NULL;
+	s->max_memkb = ev->u.preamble.max_memkb;
+	s->max_vcpus = ev->u.preamble.max_vcpus;
+	pick_domain(s, ev->u.preamble.name);
+}
+
+/* Control records carry no state of their own: they are not held. */
+static int is_control(const struct sb_record *r)
+{
+	uint32_t t = r->type & ~SB_REC_OPTIONAL;
+
+	if (r->layer == SB_LAYER_LIBXC)
+		return t == SB_LIBXC_CHECKPOINT || t == SB_LIBXC_END;
+	return t == SB_LIBXL_CHECKPOINT_END || t == SB_LIBXL_CHECKPOINT_STATE ||
+	       t == SB_LIBXL_END || t == SB_LIBXL_LIBXC_CONTEXT;
+}
+
+static int on_record(struct sb_rstream *s, const struct sb_record *rec)
+{
+	s->records++;
+	if (rec->layer == SB_LAYER_LIBXC && rec->type == SB_LIBXC_PAGE_DATA)
+		s->epoch_pages += rec->page_count;
+	if (!s->t_epoch_first)
+		s->t_epoch_first = sb_now_real();
+	if (s->phase == SB_RP_INITIAL) {
+		if (!s->target_open) {
+			if (rec->layer != SB_LAYER_LIBXC)
+				return hold_pending(s, rec) ? SB_CB_ABORT : SB_CB_CONTINUE;
+			if (ensure_target(s, 0))
+				return SB_CB_ABORT;
+		}
+		return target_record(s, rec) ? SB_CB_ABORT : SB_CB_CONTINUE;
+	}
+	if (rec->layer == SB_LAYER_LIBXL && rec->type == SB_LIBXL_CHECKPOINT_STATE &&
+	    rec->length >= SB_CHECKPOINT_STATE_LEN &&
+	    sb_decode_checkpoint_state(rec->body) == SB_CKPT_NEW) {
+		if (s->cfg.back == SB_BACK_COLO)
+			sb_colo_on_new(s);
+		return SB_CB_CONTINUE;
+	}
+	if (is_control(rec))
+		return SB_CB_CONTINUE;
+	if (sb_epoch_add(s->epoch, rec->layer, rec->type, rec->body, rec->length)) {
+		s->own_reason = errno == ENOBUFS ? "epoch buffer full" : "out of memory";
+		sb_parser_fail(s->parser, errno == ENOBUFS ? SB_ERR_TOO_LONG : SB_ERR_NOMEM,
+			       "epoch %llu exceeds --max-epoch-bytes %llu (held %llu bytes)",
+			       (unsigned long long)s->epoch_no,
+			       (unsigned long long)s->cfg.max_epoch_bytes,
+			       (unsigned long long)sb_epoch_bytes(s->epoch));
+		return SB_CB_ABORT;
+	}
+	return SB_CB_CONTINUE;
+}
+
+static int on_epoch_end(struct sb_rstream *s, const struct sb_event *ev)
+{
+	uint64_t n = ev->u.epoch.number;
+
+	if (ensure_target(s, 0))
+		return SB_CB_ABORT;
+	if (commit_epoch(s, s->phase == SB_RP_INITIAL ? NULL : s->epoch, n,
+			 ev->u.epoch.pages, ev->u.epoch.bytes))
+		return SB_CB_ABORT;
+	s->phase = SB_RP_BUFFERING;
+	s->epoch_no = n + 1;
+	sb_epoch_reset(s->epoch, n + 1);
+	if (s->cfg.has_until && n >= s->cfg.until_epoch) {
+		s->stop_until = 1;
+		return SB_CB_PAUSE;
+	}
+	return SB_CB_CONTINUE;
+}
+
+static int on_event(const struct sb_event *ev, void *opaque)
+{
+	struct sb_rstream *s = opaque;
+
+	switch (ev->kind) {
+	case SB_EV_XL_HEADER:
+	case SB_EV_LIBXL_HEADER:
+		return SB_CB_CONTINUE;
+	case SB_EV_PREAMBLE:
+		keep_preamble(s, ev);
+		return SB_CB_CONTINUE;
+	case SB_EV_LIBXC_HEADER:
+		return ensure_target(s, ev->u.libxc_hdr.domain_type) ? SB_CB_ABORT : SB_CB_CONTINUE;
+	case SB_EV_RECORD:
+		return on_record(s, &ev->u.rec);
+	case SB_EV_EPOCH_END:
+		return on_epoch_end(s, ev);
+	case SB_EV_END:
+		s->saw_end = 1;
+		return SB_CB_PAUSE;
+	}
+	return SB_CB_CONTINUE;
+}
+
+/* ---- ends ---- */
+
+static void activate(struct sb_rstream *s, const char *reason)
+{
+	struct sb_failover_info fi = { reason, s->committed };
+	char err[512] = "";
+	int rc;
+
+	rc = s->target.ops->activate(&s->target, &fi, err, sizeof(err));
+	if (rc) {
+		set_error(s, "activation failed", err);
+		sb_rlog(s, "activation of epoch %llu failed: %s", (unsigned long long)s->committed, err);
+		s->phase = SB_RP_STOPPED;
+	} else {
+		sb_rlog(s, "activated epoch %llu (%s)", (unsigned long long)s->committed, reason);
+		s->phase = SB_RP_ACTIVATED;
+	}
+	if (s->cfg.back == SB_BACK_XL_PLAIN && s->go_len == SB_XL_GO_LEN)
+		sb_xl_report(s, rc ? 3 : 0);    /* ERROR_FAIL as xl reports it */
+	s->end_reason = reason;
+	finish(s);
+}
+
+static void failover(struct sb_rstream *s, const char *reason, const char *detail)
+{
+	int r;
+
+	sb_epoch_reset(s->epoch, s->committed + 1);     /* the partial epoch is gone */
+	set_error(s, reason, detail);
+	s->end_reason = reason;
+	if (s->cfg.fence_cmd) {
+		sb_rlog(s, "failover: %s: %s; fencing before activating epoch %llu", reason,
+			detail, (unsigned long long)s->committed);
+		r = sb_fence_start(s, reason);
+		if (r == 0) {
+			s->phase = SB_RP_FENCING;
+			return;
+		}
+		sb_rlog(s, "failover refused: fence '%s' could not run; not activating epoch %llu",
+			s->cfg.fence_cmd, (unsigned long long)s->committed);
+		s->phase = SB_RP_STOPPED;
+		finish(s);
+		return;
+	}
+	sb_rlog(s, "failover: %s: %s; activating epoch %llu", reason, detail,
+		(unsigned long long)s->committed);
+	activate(s, reason);
+}
+
+void sb_rstream_fence_done(struct sb_rstream *s, int ok, const char *what)
+{
+	if (s->phase != SB_RP_FENCING)
+		return;
+	if (ok) {
+		sb_rlog(s, "failover: fence '%s' %s: activating epoch %llu", s->cfg.fence_cmd,
+			what, (unsigned long long)s->committed);
+		activate(s, s->end_reason ? s->end_reason : "failover");
+		return;
+	}
+	sb_rlog(s, "failover refused: fence '%s' %s: not activating epoch %llu",
+		s->cfg.fence_cmd, what, (unsigned long long)s->committed);
+	snprintf(s->last_error, sizeof(s->last_error), "fence %s: not activated", what);
+	s->phase = SB_RP_STOPPED;
+	finish(s);
+}
+
+static void stream_fail(struct sb_rstream *s, const char *reason, const char *detail)
+{
+	if (terminal(s) || s->phase == SB_RP_FENCING)
+		return;
+	sb_io_stop_reading(s);
+	sb_io_heartbeat_stop(s);
+	detail = strip_name(s, detail);
+	if (s->phase == SB_RP_WAIT_GO) {
+		set_error(s, reason, detail);
+		sb_rlog(s, "migration handshake failed: %s: %s; not activating, copy discarded",
+			reason, detail);
+		sb_xl_report(s, 0xFF);
+		s->phase = SB_RP_STOPPED;
+		s->end_reason = reason;
+		finish(s);
+		return;
+	}
+	if (!s->has_committed) {
+		set_error(s, reason, detail);
+		sb_rlog(s, "restore failed: %s: %s; no committed epoch, nothing activated",
+			reason, detail);
+		if (s->target_open)
+			s->target.ops->abort(&s->target);
+		s->phase = SB_RP_FAILED;
+		s->end_reason = reason;
+		finish(s);
+		return;
+	}
+	failover(s, reason, detail);
+}
+
+static void finish(struct sb_rstream *s)
+{
+	sb_io_stop_reading(s);
+	sb_io_heartbeat_stop(s);
+	close_target(s);
+	s->finished = 1;
+	sb_io_finish(s);
+}
+
+static void go_input(struct sb_rstream *s, const uint8_t *buf, size_t len)
+{
+	int r = sb_xl_go_bytes(s, buf, len);
+
+	if (r == 0)
+		return;
+	if (r < 0) {
+		stream_fail(s, "handshake", "expected the 44-byte GO message, found other bytes");
+		return;
+	}
+	sb_rlog(s, "got permission (GO), activating");
+	activate(s, "migration complete");
+}
+
+static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restlen)
+{
+	if (s->phase != SB_RP_INITIAL) {
+		char d[128];
+
+		snprintf(d, sizeof(d), "END record after epoch %llu (a checkpointed stream ends by failover, as in Xen)",
+			 (unsigned long long)s->committed);
+		stream_fail(s, "end of stream", d);
+		return;
+	}
+	/* A plain stream: complete migration. Commit epoch 0. */
+	if (ensure_target(s, 0) ||
+	    commit_epoch(s, NULL, 0, s->epoch_pages, sb_parser_offset(s->parser))) {
+		stream_fail(s, s->own_reason ? s->own_reason : "target error",
+			    sb_parser_error(s->parser)->msg);
+		return;
+	}
+	sb_io_heartbeat_stop(s);
+	if (s->cfg.back == SB_BACK_XL_PLAIN) {
+		sb_rlog(s, "transfer complete, requesting permission to start domain");
+		sb_xl_ready(s);
+		s->phase = SB_RP_WAIT_GO;
+		if (restlen)
+			go_input(s, rest, restlen);
+		return;
+	}
+	if (restlen)
+		sb_rlog(s, "%zu bytes after the final END ignored", restlen);
+	sb_io_stop_reading(s);
+	s->end_reason = "complete";
+	activate(s, "migration complete");
+}
+
+/* ---- engine inputs ---- */
+
+void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !len)
+		return;
+	s->bytes_in += len;
+	if (s->record_fd >= 0) {
+		const uint8_t *p = buf;
+		size_t left = len;
+
+		while (left) {
+			ssize_t w = write(s->record_fd, p, left);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
+				close(s->record_fd);
+				s->record_fd = -1;
+				break;
+			}
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+	if (s->phase == SB_RP_WAIT_GO) {
+		go_input(s, buf, len);
+		return;
+	}
+	while (len) {
+		ssize_t n = sb_parser_feed(s->parser, buf, len);
+
+		if (n < 0) {
+			stream_fail(s, s->own_reason ? s->own_reason : "parse error",
+				    sb_parser_error(s->parser)->msg);
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+		if (s->stop_until) {
+			char d[96];
+
+			snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
+				 (unsigned long long)s->committed);
+			stream_fail(s, "until-epoch", d);
+			return;
+		}
+		if (s->saw_end) {
+			on_final_end(s, buf, len);
+			return;
+		}
+		if (n == 0) {
+			stream_fail(s, "parse error", "the parser made no progress");
+			return;
+		}
+	}
+}
+
+void sb_rstream_eof(struct sb_rstream *s)
+{
+	char d[160];
+	int r;
+
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING)
+		return;
+	if (s->phase == SB_RP_WAIT_GO) {
+		stream_fail(s, "eof", "the input ended before the GO message");
+		return;
+	}
+	r = sb_parser_finish(s->parser);
+	if (r == 1) {
+		snprintf(d, sizeof(d), "input ended at offset %llu, right after epoch %llu",
+			 (unsigned long long)sb_parser_offset(s->parser),
+			 (unsigned long long)s->committed);
+		stream_fail(s, "eof", d);
+	} else if (r < 0) {
+		stream_fail(s, "eof", sb_parser_error(s->parser)->msg);
+	} else if (!s->saw_end) {
+		stream_fail(s, "eof", "input ended");
+	}
+}
+
+void sb_rstream_read_error(struct sb_rstream *s, int err)
+{
+	char d[160];
+
+	snprintf(d, sizeof(d), "at offset %llu: %s", (unsigned long long)s->bytes_in, strerror(err));
+	stream_fail(s, "read error", d);
+}
+
+void sb_rstream_heartbeat_expired(struct sb_rstream *s)
+{
+	char d[160];
+
+	snprintf(d, sizeof(d), "no data for %u ms (offset %llu, epoch %llu in progress)",
+		 s->cfg.heartbeat_ms, (unsigned long long)s->bytes_in,
+		 (unsigned long long)s->epoch_no);
+	stream_fail(s, "heartbeat", d);
+}
+
+void sb_rstream_stop(struct sb_rstream *s, const char *why)
+{
+	if (s->finished)
+		return;
+	if (s->phase == SB_RP_FENCING) {
+		sb_fence_cancel(s);
+		sb_rlog(s, "%s: fence cancelled, not activating epoch %llu", why,
+			(unsigned long long)s->committed);
+		s->phase = SB_RP_STOPPED;
+		finish(s);
+		return;
+	}
+	if (terminal(s))
+		return;
+	if (s->cfg.activate_on_signal && s->has_committed && s->phase != SB_RP_WAIT_GO) {
+		stream_fail(s, why, "stopped by signal (--activate-on-signal)");
+		return;
+	}
+	sb_io_stop_reading(s);
+	sb_epoch_reset(s->epoch, s->committed + 1);
+	if (s->has_committed) {
+		sb_rlog(s, "%s: stopping; partial epoch discarded, replica stays at epoch %llu, not activated",
+			why, (unsigned long long)s->committed);
+	} else {
+		sb_rlog(s, "%s: stopping before the first commit; nothing activated", why);
+		if (s->target_open)
+			s->target.ops->abort(&s->target);
+	}
+	set_error(s, why, "stopped");
+	s->end_reason = why;
+	s->phase = SB_RP_STOPPED;
+	finish(s);
+}
+
+/* ---- state ---- */
+
+int sb_rstream_finished(const struct sb_rstream *s) { return s->finished; }
+enum sb_rphase sb_rstream_phase(const struct sb_rstream *s) { return s->phase; }
+const char *sb_rstream_name(const struct sb_rstream *s) { return s->name; }
+const char *sb_rstream_domain(const struct sb_rstream *s) { return s->domain; }
+int sb_rstream_has_committed(const struct sb_rstream *s) { return s->has_committed; }
+uint64_t sb_rstream_committed(const struct sb_rstream *s) { return s->committed; }
+uint64_t sb_rstream_acks_dropped(const struct sb_rstream *s) { return s->acks_dropped; }
+
+int sb_rstream_exit_status(const struct sb_rstream *s)
+{
+	return s->phase == SB_RP_ACTIVATED ? 0 : 1;
+}
+
+size_t sb_rstream_status_json(struct sb_rstream *s, char *buf, size_t len)
+{
+	char name[256], dom[300], err[1400], phase[32];
+	char tgt[2048] = "null", committed[32] = "null";
+	size_t n;
+
+	sb_json_escape(name, sizeof(name), s->name);
+	sb_json_escape(dom, sizeof(dom), s->domain[0] ? s->domain : NULL);
+	sb_json_escape(err, sizeof(err), s->last_error[0] ? s->last_error : NULL);
+	sb_json_escape(phase, sizeof(phase), sb_rphase_name(s->phase));
+	if (s->target_open && s->target.ops->status_json &&
+	    s->target.ops->status_json(&s->target, tgt, sizeof(tgt)) < 0)
+		snprintf(tgt, sizeof(tgt), "null");
+	if (!tgt[0])
+		snprintf(tgt, sizeof(tgt), "null");
+	if (s->has_committed)
+		snprintf(committed, sizeof(committed), "%llu", (unsigned long long)s->committed);
+	n = (size_t)snprintf(buf, len,
+		"{\"name\":%s,\"domain\":%s,\"phase\":%s,\"committed_epoch\":%s,"
+		"\"receiving_epoch\":%llu,\"bytes\":%llu,\"records\":%llu,\"acks_sent\":%llu,"
+		"\"acks_dropped\":%llu,\"last_error\":%s,\"target\":%s}",
+		name, dom, phase, committed, (unsigned long long)s->epoch_no,
+		(unsigned long long)s->bytes_in, (unsigned long long)s->records,
+		(unsigned long long)s->acks_sent, (unsigned long long)s->acks_dropped, err, tgt);
+	return n < len ? n : (len ? len - 1 : 0);
+}

@@ -273,6 +273,61 @@ static void wake(struct sb_xen_helper *h)
 	(void)n;
 }
 
+/* ---------------------------------------------------------------- helper start */
+
+#define HELPER_ENV "STANDBY_XEN_RESTORE_HELPER"
+
+/* In the forked child: the data socket on fd 3, the report socket on fd 4,
+ * nothing else open, then exec this same program afresh.  A fresh image
+ * shares no copy-on-write memory with the receiver while libxc maps and
+ * fills guest memory (libxl execs libxl-save-helper for the same reason);
+ * the constructor below recognises the helper by its environment. */
+static void child_exec(const struct sb_xen_restore_args *a, int data_fd, int rep_fd)
+{
+	char env[600];
+	int d = fcntl(data_fd, F_DUPFD, 10), r = fcntl(rep_fd, F_DUPFD, 10);
+
+	if (d < 0 || r < 0 || dup2(d, 3) < 0 || dup2(r, 4) < 0)
+		_exit(127);
+	if (close_range(5, ~0U, 0) < 0)
+		for (int fd = 5; fd < 1024; fd++)
+			close(fd);
+	/* The parent decides the helper's fate (it may fail over on a signal
+	 * sent to the whole group); if the parent dies, so does the helper. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	snprintf(env, sizeof(env), "%u:%u:%u:%d:%s", a->domid, a->store_port, a->console_port,
+		 a->stream_type, a->stream ? a->stream : "stream");
+	if (setenv(HELPER_ENV, env, 1) == 0)
+		execl("/proc/self/exe", "standby-xen-restore-helper", (char *)NULL);
+	unsetenv(HELPER_ENV);
+	helper_main(a, 3, 4);           /* exec failed: run here */
+}
+
+__attribute__((constructor)) static void helper_entry(void)
+{
+	const char *e = getenv(HELPER_ENV);
+	struct sb_xen_restore_args a;
+	static char stream[512];
+	int n = 0;
+
+	if (!e)
+		return;
+	memset(&a, 0, sizeof(a));
+	if (sscanf(e, "%u:%u:%u:%d:%n", &a.domid, &a.store_port, &a.console_port,
+		   &a.stream_type, &n) != 4 || !n)
+		_exit(126);
+	snprintf(stream, sizeof(stream), "%s", e + n);
+	a.stream = stream;
+	unsetenv(HELPER_ENV);
+	helper_main(&a, 3, 4);
+}
+
 /* ---------------------------------------------------------------- parent API */
 
 int sb_xen_helper_start(struct sb_xen_helper *h, const struct sb_xen_restore_args *a,
@@ -303,24 +358,8 @@ int sb_xen_helper_start(struct sb_xen_helper *h, const struct sb_xen_restore_arg
 		close(data[0]); close(data[1]); close(rep[0]); close(rep[1]);
 		return -1;
 	}
-	if (h->pid == 0) {
-		/* keep only stdio, the data socket and the report socket */
-		if (dup2(data[1], 3) < 0 || dup2(rep[1], 4) < 0)
-			_exit(127);
-		if (close_range(5, ~0U, 0) < 0)
-			for (int fd = 5; fd < 1024; fd++)
-				close(fd);
-		/* The parent decides the helper's fate (it may fail over on a
-		 * signal sent to the whole group); if the parent dies, so does
-		 * the helper. */
-		signal(SIGPIPE, SIG_IGN);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGQUIT, SIG_IGN);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		helper_main(a, 3, 4);
-	}
+	if (h->pid == 0)
+		child_exec(a, data[1], rep[1]);
 	close(data[1]);
 	close(rep[1]);
 	h->data_fd = data[0];

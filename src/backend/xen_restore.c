@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +88,6 @@ static void helper_main(const struct sb_xen_restore_args *a, int data_fd, int re
 	unsigned long store_mfn = 0, console_mfn = 0;
 	xc_interface *xch;
 
-	/* stdout may be xl's channel: libxc must never write there */
-	dup2(2, 1);
 	/* libxc's own stderr logger (libxentoollog is not linked separately) */
 	xch = xc_interface_open(NULL, NULL, 0);
 	if (!xch) {
@@ -277,36 +276,67 @@ static void wake(struct sb_xen_helper *h)
 
 #define HELPER_ENV "STANDBY_XEN_RESTORE_HELPER"
 
-/* In the forked child: the data socket on fd 3, the report socket on fd 4,
- * nothing else open, then exec this same program afresh.  A fresh image
- * shares no copy-on-write memory with the receiver while libxc maps and
- * fills guest memory (libxl execs libxl-save-helper for the same reason);
- * the constructor below recognises the helper by its environment. */
-static void child_exec(const struct sb_xen_restore_args *a, int data_fd, int rep_fd)
-{
-	char env[600];
-	int d = fcntl(data_fd, F_DUPFD, 10), r = fcntl(rep_fd, F_DUPFD, 10);
+extern char **environ;
 
-	if (d < 0 || r < 0 || dup2(d, 3) < 0 || dup2(r, 4) < 0)
-		_exit(127);
-	if (close_range(5, ~0U, 0) < 0)
-		for (int fd = 5; fd < 1024; fd++)
-			close(fd);
-	/* The parent decides the helper's fate (it may fail over on a signal
-	 * sent to the whole group); if the parent dies, so does the helper. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGCHLD, SIG_DFL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	snprintf(env, sizeof(env), "%u:%u:%u:%d:%s", a->domid, a->store_port, a->console_port,
-		 a->stream_type, a->stream ? a->stream : "stream");
-	if (setenv(HELPER_ENV, env, 1) == 0)
-		execl("/proc/self/exe", "standby-xen-restore-helper", (char *)NULL);
-	unsetenv(HELPER_ENV);
-	helper_main(a, 3, 4);           /* exec failed: run here */
+/* The helper is this same program, started afresh with posix_spawn (vfork
+ * semantics: the receiver's memory is never marked copy-on-write, and no
+ * memory is shared with the process that maps and fills guest memory; libxl
+ * execs libxl-save-helper for the same reason).  fd 3 = data socket, fd 4 =
+ * report socket, stdout = stderr (libxc must never write into xl's channel),
+ * nothing else open.  The constructor below recognises it by its
+ * environment: domid:store_port:console_port:stream_type:parent_pid:stream. */
+static pid_t spawn_helper(const struct sb_xen_restore_args *a, int data_fd, int rep_fd,
+			  char *err, size_t errlen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none;
+	char var[700], **envp;
+	char *argv[] = { "standby-xen-restore-helper", NULL };
+	size_t n = 0;
+	pid_t pid = -1;
+	int d = fcntl(data_fd, F_DUPFD_CLOEXEC, 10), r = fcntl(rep_fd, F_DUPFD_CLOEXEC, 10), rc;
+
+	if (d < 0 || r < 0) {
+		snprintf(err, errlen, "fcntl(F_DUPFD) failed: %s (errno %d)", strerror(errno), errno);
+		goto out;
+	}
+	snprintf(var, sizeof(var), HELPER_ENV "=%u:%u:%u:%d:%ld:%s", a->domid, a->store_port,
+		 a->console_port, a->stream_type, (long)getpid(), a->stream ? a->stream : "stream");
+	while (environ && environ[n])
+		n++;
+	envp = calloc(n + 2, sizeof(*envp));
+	if (!envp) {
+		snprintf(err, errlen, "out of memory starting the restore helper");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		envp[i] = environ[i];
+	envp[n] = var;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, d, 3);
+	posix_spawn_file_actions_adddup2(&fa, r, 4);
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, envp);
+	if (rc) {
+		snprintf(err, errlen, "posix_spawn of the restore helper failed: %s (errno %d)",
+			 strerror(rc), rc);
+		pid = -1;
+	}
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+out:
+	if (d >= 0)
+		close(d);
+	if (r >= 0)
+		close(r);
+	return pid;
 }
 
 __attribute__((constructor)) static void helper_entry(void)
@@ -314,17 +344,28 @@ __attribute__((constructor)) static void helper_entry(void)
 	const char *e = getenv(HELPER_ENV);
 	struct sb_xen_restore_args a;
 	static char stream[512];
+	long parent = 0;
 	int n = 0;
 
 	if (!e)
 		return;
 	memset(&a, 0, sizeof(a));
-	if (sscanf(e, "%u:%u:%u:%d:%n", &a.domid, &a.store_port, &a.console_port,
-		   &a.stream_type, &n) != 4 || !n)
+	if (sscanf(e, "%u:%u:%u:%d:%ld:%n", &a.domid, &a.store_port, &a.console_port,
+		   &a.stream_type, &parent, &n) != 5 || !n)
 		_exit(126);
 	snprintf(stream, sizeof(stream), "%s", e + n);
 	a.stream = stream;
 	unsetenv(HELPER_ENV);
+	/* The receiver decides the helper's fate (it may fail over on a signal
+	 * sent to the whole group); if the receiver dies, so does the helper. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)parent)
+		_exit(125);
 	helper_main(&a, 3, 4);
 }
 
@@ -351,15 +392,12 @@ int sb_xen_helper_start(struct sb_xen_helper *h, const struct sb_xen_restore_arg
 		return -1;
 	}
 	setsockopt(data[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	fflush(NULL);
-	h->pid = fork();
+	h->pid = spawn_helper(a, data[1], rep[1], err, errlen);
 	if (h->pid < 0) {
-		snprintf(err, errlen, "fork of the restore helper failed: %s (errno %d)", strerror(errno), errno);
+		h->pid = 0;
 		close(data[0]); close(data[1]); close(rep[0]); close(rep[1]);
 		return -1;
 	}
-	if (h->pid == 0)
-		child_exec(a, data[1], rep[1]);
 	close(data[1]);
 	close(rep[1]);
 	h->data_fd = data[0];

@@ -171,8 +171,9 @@ scenario_1() {
 	local prim back p
 	prim=$(domid_of guest)
 	remus_to s1 "$RECV 2>$OUT/s1-standby.log"
-	if ! wait_for 300 at_least $OUT/s1-standby.log 'xen: epoch [0-9]* committed' $CKPTS; then
-		result remus-failover FAIL "fewer than $CKPTS commits in 300 s: $(tail -n 3 $OUT/s1-standby.log | tr '\n' ' ')"
+	wait_for 300 sh -c "! kill -0 $REMUS_PID 2>/dev/null || [ \$(grep -c 'xen: epoch [0-9]* committed' $OUT/s1-standby.log 2>/dev/null || echo 0) -ge $CKPTS ]"
+	if ! at_least $OUT/s1-standby.log 'xen: epoch [0-9]* committed' $CKPTS; then
+		result remus-failover FAIL "fewer than $CKPTS commits (primary: $(grep -v progress $OUT/s1-sender.log | grep -m1 'error' | cut -c1-120)): $(tail -n 2 $OUT/s1-standby.log | tr '\n' ' ')"
 		xl destroy $prim; wait $REMUS_PID; return
 	fi
 	back=$(incoming_domid)
@@ -199,7 +200,8 @@ scenario_2() {
 	prim=$(domid_of guest)
 	rm -f /tmp/release-2 /tmp/cut-2
 	remus_to s2 "$RELAY --cut-in-epoch $CKPTS --status /tmp/cut-2 --release /tmp/release-2 2>$OUT/s2-relay.log | $RECV 2>$OUT/s2-standby.log"
-	if ! wait_for 400 test -s /tmp/cut-2; then
+	wait_for 400 sh -c "! kill -0 $REMUS_PID 2>/dev/null || test -s /tmp/cut-2"
+	if ! test -s /tmp/cut-2; then
 		result mid-epoch-cut FAIL "relay never cut: $(tail -n 3 $OUT/s2-relay.log | tr '\n' ' ')"
 		touch /tmp/release-2; xl destroy $prim; wait $REMUS_PID; return
 	fi
@@ -282,7 +284,7 @@ bench() {
 	# the same interval and the same wait: $CKPTS checkpoints applied by the
 	# real receiver (libxc logs "All records processed" from the second on)
 	remus_to bx "xl -vvv migrate-receive -r -e 2>$OUT/bx-receiver.log"
-	wait_for 300 at_least $OUT/bx-receiver.log 'All records processed' $((CKPTS - 1))
+	wait_for 300 sh -c "! kill -0 $REMUS_PID 2>/dev/null || [ \$(grep -c 'All records processed' $OUT/bx-receiver.log 2>/dev/null || echo 0) -ge $((CKPTS - 1)) ]"
 	back=$(incoming_domid)
 	[ -n "$back" ] || { echo "TIMING bx no backup domain" | tee -a $OUT/timings.txt; return; }
 	measure_failover bx-xl "$prim" "$back"

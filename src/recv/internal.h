@@ -54,6 +54,8 @@ struct sb_rstream {
 	uint64_t committed;     /* last committed epoch */
 	uint64_t epoch_no;      /* epoch being received */
 	double t_epoch_first;
+	double t_fed;           /* CLOCK_MONOTONIC when the bytes being parsed arrived (read returned) */
+	double t_end_parsed;    /* CLOCK_MONOTONIC when the parser handed out CHECKPOINT_END (plain: END) */
 	uint64_t epoch_pages;   /* PAGE_DATA entries of the epoch being received */   /* CLOCK_REALTIME of the first record of the epoch */
 	uint64_t bytes_in, records;
 	uint64_t acks_sent, acks_dropped;

@@ -391,10 +391,6 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 	t1 = sb_now_mono();
 	s->has_committed = 1;
 	s->committed = number;
-	if (s->cfg.verbose)
-		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s",
-			(unsigned long long)number, (unsigned long long)pages,
-			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0);
 	/* Output buffered for this epoch may leave now (network hook point). */
 	for (unsigned i = 0; i < s->nhooks; i++)
 		s->hooks[i](s, number, s->hook_opaque[i]);
@@ -402,6 +398,17 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 		sb_native_ack(s, number);
 	else if (s->cfg.back == SB_BACK_COLO)
 		sb_colo_after_commit(s);
+	/* latencies to the ack written: from the read that brought CHECKPOINT_END's
+	 * last byte, and from the parser handing CHECKPOINT_END out */
+	if (s->cfg.verbose) {
+		double t2 = sb_now_mono();
+
+		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s, "
+			"read_to_ack_us %.1f, end_to_ack_us %.1f",
+			(unsigned long long)number, (unsigned long long)pages,
+			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0,
+			(t2 - s->t_fed) * 1e6, (t2 - s->t_end_parsed) * 1e6);
+	}
 	s->t_epoch_first = 0;
 	s->epoch_pages = 0;
 	sb_io_heartbeat_arm(s);
@@ -473,6 +480,7 @@ static int on_epoch_end(struct sb_rstream *s, const struct sb_event *ev)
 {
 	uint64_t n = ev->u.epoch.number;
 
+	s->t_end_parsed = sb_now_mono();
 	if (ensure_target(s, 0))
 		return SB_CB_ABORT;
 	if (commit_epoch(s, s->phase == SB_RP_INITIAL ? NULL : s->epoch, n,
@@ -643,6 +651,7 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 		return;
 	}
 	/* A plain stream: complete migration. Commit epoch 0. */
+	s->t_end_parsed = sb_now_mono();
 	if (ensure_target(s, 0) ||
 	    commit_epoch(s, NULL, 0, s->epoch_pages, sb_parser_offset(s->parser))) {
 		stream_fail(s, s->own_reason ? s->own_reason : "target error",
@@ -672,6 +681,7 @@ void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
 	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !len)
 		return;
 	s->bytes_in += len;
+	s->t_fed = sb_now_mono();
 	if (s->record_fd >= 0) {
 		const uint8_t *p = buf;
 		size_t left = len;

@@ -128,6 +128,8 @@ int sb_fence_start(struct sb_rstream *s, const char *reason);
 void sb_fence_cancel(struct sb_rstream *s);
 
 /* stream.c */
+size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where);
+void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n);
 void sb_rstream_fence_done(struct sb_rstream *s, int ok, const char *what);
 void sb_rstream_heartbeat_expired(struct sb_rstream *s);
 

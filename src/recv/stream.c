@@ -676,30 +676,64 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 
 /* ---- engine inputs ---- */
 
+static void record_bytes(struct sb_rstream *s, const uint8_t *p, size_t left)
+{
+	while (s->record_fd >= 0 && left) {
+		ssize_t w = write(s->record_fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
+			close(s->record_fd);
+			s->record_fd = -1;
+			break;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+}
+
+/* Reading in place (io.c): while the parser assembles a large record body,
+ * the read goes straight into its buffer, one copy less. */
+size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || s->phase == SB_RP_WAIT_GO)
+		return 0;
+	return sb_parser_body_room(s->parser, where);
+}
+
+/* n bytes were read to where sb_rstream_direct_room() said: as sb_rstream_feed(). */
+void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !n)
+		return;
+	s->bytes_in += n;
+	s->t_fed = sb_now_mono();
+	record_bytes(s, where, n);
+	if (sb_parser_feed_in_place(s->parser, n) < 0) {
+		stream_fail(s, s->own_reason ? s->own_reason : "parse error",
+			    sb_parser_error(s->parser)->msg);
+		return;
+	}
+	if (s->stop_until) {
+		char d[96];
+
+		snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
+			 (unsigned long long)s->committed);
+		stream_fail(s, "until-epoch", d);
+		return;
+	}
+	if (s->saw_end)
+		on_final_end(s, NULL, 0);
+}
+
 void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
 {
 	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !len)
 		return;
 	s->bytes_in += len;
 	s->t_fed = sb_now_mono();
-	if (s->record_fd >= 0) {
-		const uint8_t *p = buf;
-		size_t left = len;
-
-		while (left) {
-			ssize_t w = write(s->record_fd, p, left);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
-				close(s->record_fd);
-				s->record_fd = -1;
-				break;
-			}
-			p += w;
-			left -= (size_t)w;
-		}
-	}
+	record_bytes(s, buf, len);
 	if (s->phase == SB_RP_WAIT_GO) {
 		go_input(s, buf, len);
 		return;

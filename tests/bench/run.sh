@@ -83,6 +83,7 @@ PORT=$((20000 + $$ % 20000))
 serve_start() {
 	local listen=$1 logf=$2
 	shift 2
+	: >"$logf"
 	"$STANDBY" serve --listen "$listen" "$@" 2>"$logf" &
 	SERVE_PID=$!
 	for _ in $(seq 500); do

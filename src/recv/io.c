@@ -13,6 +13,7 @@
 
 #define READ_CHUNK (64 * 1024)
 #define DIRECT_MIN (16 * 1024)         /* read in place only for this much body or more */
+#define DIRECT_CHUNK (1024 * 1024)      /* bound on one read in place */
 #define LINGER_SECONDS 2.0
 #define ACK_QUEUE_DEFAULT 4096
 #define OUT_QUEUE_MAX (16u << 20)      /* protocol messages a peer leaves unread */
@@ -51,7 +52,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (room < DIRECT_MIN)
 		direct = NULL;
 	if (direct)
-		n = read(s->in_fd, direct, room < READ_CHUNK ? room : READ_CHUNK);
+		n = read(s->in_fd, direct, room < DIRECT_CHUNK ? room : DIRECT_CHUNK);
 	else
 		n = read(s->in_fd, read_buf, sizeof(read_buf));
 	if (n > 0) {

@@ -17,8 +17,8 @@
  *                  -> [--record copy] -> sb_parser_feed -> on_event* -> after the feed:
  *                     error? -> stream_fail; END? -> on_final_end; --until? -> failover
  *   preamble:    on_event(PREAMBLE) -> keep the domain name and config
- *   target:      on_event(LIBXC_HEADER, or any first record/epoch) -> open_target
- *                  -> owner claims the domain -> ops->open -> pending records replayed
+ *   target:      on_event(LIBXC_HEADER, or any first record/epoch) -> sb_rt_ensure
+ *                  (target.c) -> owner claims the domain -> ops->open -> held records
  *   initial:     on_event(RECORD) in INITIAL -> ops->initial_record
  *   first ckpt:  on_event(EPOCH_END 0) -> commit_epoch(NULL) -> on_commit hooks
  *                  (release network output) -> ack -> BUFFERING, heartbeat armed
@@ -51,11 +51,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "recv/internal.h"
 #include "standby/records.h"
-#include "util/json.h"
 
 static struct sb_rstream *all_streams;
 

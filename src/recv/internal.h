@@ -127,6 +127,13 @@ void sb_native_ack(struct sb_rstream *s, uint64_t epoch);
 int sb_fence_start(struct sb_rstream *s, const char *reason);
 void sb_fence_cancel(struct sb_rstream *s);
 
+/* target.c: 0, or -1 after failing the parser (s->own_reason set) */
+void sb_rt_pick_domain(struct sb_rstream *s, const char *name);
+int sb_rt_ensure(struct sb_rstream *s, uint32_t domain_type);  /* open once, replay held records */
+int sb_rt_record(struct sb_rstream *s, const struct sb_record *rec);
+int sb_rt_hold(struct sb_rstream *s, const struct sb_record *rec);
+void sb_rt_close(struct sb_rstream *s);
+
 /* stream.c */
 size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where);
 void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n);

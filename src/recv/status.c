@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "recv/internal.h"
+#include "util/json.h"
 
 #define STATUS_MAX_CLIENTS 16
 #define STATUS_TIMEOUT 5.0
@@ -76,6 +77,33 @@ static void client_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	client_free(w->data);
+}
+
+size_t sb_rstream_status_json(struct sb_rstream *s, char *buf, size_t len)
+{
+	char name[256], dom[300], err[1400], phase[32];
+	char tgt[2048] = "null", committed[32] = "null";
+	size_t n;
+
+	sb_json_escape(name, sizeof(name), s->name);
+	sb_json_escape(dom, sizeof(dom), s->domain[0] ? s->domain : NULL);
+	sb_json_escape(err, sizeof(err), s->last_error[0] ? s->last_error : NULL);
+	sb_json_escape(phase, sizeof(phase), sb_rphase_name(s->phase));
+	if (s->target_open && s->target.ops->status_json &&
+	    s->target.ops->status_json(&s->target, tgt, sizeof(tgt)) < 0)
+		snprintf(tgt, sizeof(tgt), "null");
+	if (!tgt[0])
+		snprintf(tgt, sizeof(tgt), "null");
+	if (s->has_committed)
+		snprintf(committed, sizeof(committed), "%llu", (unsigned long long)s->committed);
+	n = (size_t)snprintf(buf, len,
+		"{\"name\":%s,\"domain\":%s,\"phase\":%s,\"committed_epoch\":%s,"
+		"\"receiving_epoch\":%llu,\"bytes\":%llu,\"records\":%llu,\"acks_sent\":%llu,"
+		"\"acks_dropped\":%llu,\"last_error\":%s,\"target\":%s}",
+		name, dom, phase, committed, (unsigned long long)s->epoch_no,
+		(unsigned long long)s->bytes_in, (unsigned long long)s->records,
+		(unsigned long long)s->acks_sent, (unsigned long long)s->acks_dropped, err, tgt);
+	return n < len ? n : (len ? len - 1 : 0);
 }
 
 static int build_doc(struct sb_buf *b)

@@ -48,6 +48,19 @@ for i in $(seq 50); do
 	run_cut $(( (RANDOM * 32768 + RANDOM) % total ))
 done
 echo "$cuts cuts in all"
+
+# the same through xl's framing and protocol (receive --xl --remus), 25 random cuts
+"$STANDBY" primary $P --xl --name xg --to $T/xstream --expect $T/xexpect || die "primary --xl --to"
+python3 "$HERE/recv_walk.py" $T/xstream >$T/xbounds || die "walker (xl)"
+xtotal=$(stat -c %s $T/xstream)
+for i in $(seq 25); do
+	n=$(( (RANDOM * 32768 + RANDOM) % xtotal ))
+	dir=$T/x-$n
+	"$STANDBY" primary $P --xl --name xg --crash-after-bytes "$n" \
+		--exec "$STANDBY receive --xl --remus --heartbeat-ms 0 --target image:$dir 2>>$T/xrecv.log" 2>>$T/primary.log
+	e=$(awk -v n="$n" '$1 <= n { e = $2 } END { print e + 0 }' $T/xbounds)
+	if [ "$e" -eq 0 ]; then no_replica "$dir"; else check_replica "$dir" $T/xexpect $((e - 1)); fi
+done
 grep -c "restore failed" $T/recv.log >/dev/null || die "no run failed before the first commit?"
 grep -q "failover: eof" $T/recv.log || die "no failover line"
 echo "crash points passed"

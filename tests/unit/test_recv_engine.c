@@ -14,7 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include "standby/recv.h"
+#include "recv/listen.h"
 #include "standby/writer.h"
 #include "streamgen.h"
 
@@ -310,6 +313,40 @@ static void test_helpers(void **state)
 	assert_string_equal(out, "web-1.example_2");
 }
 
+static void test_allow(void **state)
+{
+	struct sb_allow a[3];
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+	(void)state;
+
+	assert_int_equal(sb_allow_parse("10.1.0.0/16", &a[0]), 0);
+	assert_int_equal(sb_allow_parse("fd00::/8", &a[1]), 0);
+	assert_int_equal(sb_allow_parse("192.168.7.9", &a[2]), 0);
+	assert_int_equal(a[2].prefix, 32);
+	assert_int_equal(sb_allow_parse("10.0.0.0/33", &a[0]) , -1);
+	assert_int_equal(sb_allow_parse("10.0.0.0/", &a[0]), -1);
+	assert_int_equal(sb_allow_parse("host.example", &a[0]), -1);
+	assert_int_equal(sb_allow_parse("10.1.0.0/16", &a[0]), 0);
+
+	inet_pton(AF_INET, "10.1.200.3", &v4.sin_addr);
+	assert_true(sb_allow_match(a, 3, (struct sockaddr *)&v4));
+	inet_pton(AF_INET, "10.2.0.1", &v4.sin_addr);
+	assert_false(sb_allow_match(a, 3, (struct sockaddr *)&v4));
+	inet_pton(AF_INET, "192.168.7.9", &v4.sin_addr);
+	assert_true(sb_allow_match(a, 3, (struct sockaddr *)&v4));
+	inet_pton(AF_INET, "192.168.7.8", &v4.sin_addr);
+	assert_false(sb_allow_match(a, 3, (struct sockaddr *)&v4));
+	inet_pton(AF_INET6, "fd12:3456::1", &v6.sin6_addr);
+	assert_true(sb_allow_match(a, 3, (struct sockaddr *)&v6));
+	inet_pton(AF_INET6, "fe80::1", &v6.sin6_addr);
+	assert_false(sb_allow_match(a, 3, (struct sockaddr *)&v6));
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &v6.sin6_addr);      /* IPv4-mapped */
+	assert_true(sb_allow_match(a, 3, (struct sockaddr *)&v6));
+	inet_pton(AF_INET6, "::ffff:10.9.2.3", &v6.sin6_addr);
+	assert_false(sb_allow_match(a, 3, (struct sockaddr *)&v6));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_acks_and_hooks),
 		cmocka_unit_test(test_colo_back_channel),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_allow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

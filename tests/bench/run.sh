@@ -27,7 +27,7 @@ else
 	RATE_EPOCHS=20000
 	RSS_GUESTS="256M 1G 4G"; RSS_EPOCHS="10 10000"
 	CONC_GUEST=16M; CONC_EPOCHS=20; CONC_DIRTY=500; CONC_STREAMS="1 8 32 64"; CONC_TOTAL=64
-	FO_GUEST=256M; FO_RUNS=20
+	FO_GUEST=256M; FO_RUNS=20; FO_BIG_GUEST=1G; FO_BIG_RUNS=3
 fi
 
 mkdir -p "$OUT"
@@ -79,12 +79,13 @@ bounds() {
 }
 
 PORT=$((20000 + $$ % 20000))
+SERVE_PREFIX=           # e.g. "chrt -f 10": serve with a real-time priority
 # serve_start LISTEN LOG ARGS...: start `standby serve` and wait for it to listen
 serve_start() {
 	local listen=$1 logf=$2
 	shift 2
 	: >"$logf"
-	"$STANDBY" serve --listen "$listen" "$@" 2>"$logf" &
+	$SERVE_PREFIX "$STANDBY" serve --listen "$listen" "$@" 2>"$logf" &
 	SERVE_PID=$!
 	for _ in $(seq 500); do
 		grep -q "listening on" "$logf" && return 0
@@ -165,11 +166,17 @@ for spec in $LAT_N; do
 	log "2. $NE epochs of $P pages ($LAT_GUEST guest)"
 	record "$L" "$LAT_GUEST" $((NE + 1)) "$P"
 	bounds "$L"
-	for tgt in null image; do
+	for tgt in null null-rt image; do
 		where unix "lat-$P-$tgt"; addr=$ADDR
 		rm -rf "$W/img"
 		slog=$OUT/latency-$P-$tgt.log
-		serve_start "$addr" "$slog" -v --target "$([ $tgt = null ] && echo null || echo "image:$W/img")"
+		SERVE_PREFIX=
+		if [ $tgt = null-rt ]; then
+			chrt -f 10 true 2>/dev/null || { log "2. chrt -f unavailable: no real-time run"; continue; }
+			SERVE_PREFIX="chrt -f 10"
+		fi
+		serve_start "$addr" "$slog" -v --target "$([ $tgt = image ] && echo "image:$W/img" || echo null)"
+		SERVE_PREFIX=
 		"$SEND" -c "$addr" -f "$L" -e "$NE" -b "$L.bounds" -r "$W/rtt" >/dev/null
 		serve_stop
 		rm -rf "$W/img"
@@ -182,8 +189,8 @@ for spec in $LAT_N; do
 		done
 		e99=$(pct 99 "$OUT/lat-end-$P-$tgt.txt")
 		goal="(no goal)"; v=
-		if [ "$P" = 1000 ] && [ $tgt = null ]; then goal="goal p99 < 100 us"; v=$(verdict "$e99 < 100"); fi
-		say "$(printf '2 commit latency %5s pages %-5s: end->ack p50 %s p99 %s max %s us; read->ack p99 %s us; ack round trip p99 %s us  %s  %s' \
+		if [ "$P" = 1000 ] && [ $tgt != image ]; then goal="goal p99 < 100 us"; v=$(verdict "$e99 < 100"); fi
+		say "$(printf '2 commit latency %5s pages %-7s: end->ack p50 %s p99 %s max %s us; read->ack p99 %s us; ack round trip p99 %s us  %s  %s' \
 			"$P" "$tgt" "$(pct 50 "$OUT/lat-end-$P-$tgt.txt")" "$e99" "$(pct 100 "$OUT/lat-end-$P-$tgt.txt")" \
 			"$(pct 99 "$OUT/lat-read-$P-$tgt.txt")" "$(pct 99 "$OUT/lat-rtt-$P-$tgt.txt")" "$goal" "$v")"
 	done
@@ -289,49 +296,56 @@ rm -f "$C"
 # =====================================================================
 # 6. Failover time: the primary's connection cut (RST) -> replica activated
 # =====================================================================
-log "6. failover, $FO_RUNS runs ($FO_GUEST guest, image target)"
-F=$W/fo.raw
-record "$F" "$FO_GUEST" 11 2000
-bounds "$F"
-b5=$(sed -n 6p "$F.bounds"); b6=$(sed -n 7p "$F.bounds")
-CUT=$(( (b5 + b6) / 2 ))        # half-way through epoch 6: epoch 5 is the one to activate
-where unix fo; addr=$ADDR
-rm -rf "$W/fo"
-serve_start "$addr" "$OUT/failover-serve.log" --target "image:$W/fo"
-: >"$OUT/failover-ms.txt"
-for i in $(seq "$FO_RUNS"); do
-	t0=$("$SEND" -c "$addr" -f "$F" -x "$CUT" | field crash_realtime)
-	m=$W/fo/conn-$i/manifest.json
-	for _ in $(seq 6000); do
-		grep -q '"activated": true' "$m" 2>/dev/null && break
-		sleep 0.005
+# failover GUEST RUNS: send up to half-way through epoch 6, cut with RST, wait
+# for the manifest to say activated; ms from the cut to activation_time
+failover() {
+	local g=$1 runs=$2 F=$W/fo.raw b5 b6 cut addr i t0 m ta ep
+	log "6. failover, $runs runs ($g guest, image target)"
+	record "$F" "$g" 11 2000
+	bounds "$F"
+	b5=$(sed -n 6p "$F.bounds"); b6=$(sed -n 7p "$F.bounds")
+	cut=$(( (b5 + b6) / 2 ))        # epoch 5 is the one to activate
+	where unix "fo-$g"; addr=$ADDR
+	rm -rf "$W/fo"
+	serve_start "$addr" "$OUT/failover-$g-serve.log" --target "image:$W/fo"
+	: >"$OUT/failover-$g-ms.txt"
+	for i in $(seq "$runs"); do
+		t0=$("$SEND" -c "$addr" -f "$F" -x "$cut" | field crash_realtime)
+		m=$W/fo/conn-$i/manifest.json
+		for _ in $(seq 6000); do
+			grep -q '"activated": true' "$m" 2>/dev/null && break
+			sleep 0.005
+		done
+		ta=$(sed -n 's/.*"activation_time": \([0-9.]*\).*/\1/p' "$m")
+		ep=$(sed -n 's/.*"activation_epoch": \([0-9]*\).*/\1/p' "$m")
+		[ "$ep" = 5 ] || { echo "failover run $i activated epoch '$ep', expected 5" >&2; exit 1; }
+		echo "$(calc "($ta - $t0) * 1000" 2)" >>"$OUT/failover-$g-ms.txt"
+		rm -rf "$W/fo/conn-$i"
 	done
-	ta=$(sed -n 's/.*"activation_time": \([0-9.]*\).*/\1/p' "$m")
-	ep=$(sed -n 's/.*"activation_epoch": \([0-9]*\).*/\1/p' "$m")
-	[ "$ep" = 5 ] || { echo "failover run $i activated epoch '$ep', expected 5" >&2; exit 1; }
-	calc "($ta - $t0) * 1000" 2 >>"$OUT/failover-ms.txt"
-	echo >>"$OUT/failover-ms.txt"
-	rm -rf "$W/fo/conn-$i"
-done
-serve_stop
-sed -i '/^$/d' "$OUT/failover-ms.txt"
-say "$(printf '6 failover (%s guest, image): p50 %s ms, max %s ms over %s runs  (no numeric goal)' \
-	"$FO_GUEST" "$(pct 50 "$OUT/failover-ms.txt")" "$(pct 100 "$OUT/failover-ms.txt")" "$FO_RUNS")"
-rm -f "$F" "$F.bounds"
+	serve_stop
+	rm -rf "$W/fo" "$F" "$F.bounds"
+	say "$(printf '6 failover (%s guest, image): p50 %s ms, max %s ms over %s runs  (no numeric goal)' \
+		"$g" "$(pct 50 "$OUT/failover-$g-ms.txt")" "$(pct 100 "$OUT/failover-$g-ms.txt")" "$runs")"
+}
+failover "$FO_GUEST" "$FO_RUNS"
+[ -n "${FO_BIG_GUEST:-}" ] && failover "$FO_BIG_GUEST" "$FO_BIG_RUNS"
 
 # =====================================================================
 # plots
 # =====================================================================
 if command -v gnuplot >/dev/null; then
-	for tgt in null image; do
+	for tgt in null null-rt image; do
 		for P in $(for s in $LAT_N; do echo "${s%%:*}"; done); do
+			[ -s "$OUT/lat-end-$P-$tgt.txt" ] || continue
 			sort -g "$OUT/lat-end-$P-$tgt.txt" | awk '{a[NR]=$1} END {for (i=1;i<=NR;i++) print a[i], i/NR}' \
 				>"$OUT/cdf-$P-$tgt.dat"
 		done
 	done
 	plots=""
 	for P in $(for s in $LAT_N; do echo "${s%%:*}"; done); do
-		plots="$plots '$OUT/cdf-$P-null.dat' w l lw 2 t '$P pages, null', '$OUT/cdf-$P-image.dat' w l lw 2 dt 2 t '$P pages, image',"
+		plots="$plots '$OUT/cdf-$P-null.dat' w l lw 2 t '$P pages, null',"
+		[ -s "$OUT/cdf-$P-null-rt.dat" ] && plots="$plots '$OUT/cdf-$P-null-rt.dat' w l lw 2 dt 3 t '$P pages, null, SCHED_FIFO',"
+		plots="$plots '$OUT/cdf-$P-image.dat' w l lw 2 dt 2 t '$P pages, image',"
 	done
 	gnuplot <<EOF || echo "gnuplot failed: plots skipped" >&2
 set terminal pngcairo size 900,540 noenhanced

@@ -13,6 +13,7 @@
  *                  line, from `standby inspect`); epoch k+1 is sent only once
  *                  the ack of epoch k has arrived; prints every ack round trip
  *                  (last byte of the epoch written -> its ack read) to -r FILE
+ *     -s BYTES     SO_SNDBUF of each connection (default: the system's)
  *     -x OFFSET    crash: write OFFSET bytes, close with RST (SO_LINGER 0) and
  *                  print the CLOCK_REALTIME of the close
  *
@@ -61,6 +62,7 @@ static uint64_t *bounds;
 static size_t nbounds;
 static FILE *rtt_out;
 static double t_start, t_first_ack;
+static int sndbuf;
 
 static double mono(void)
 {
@@ -108,6 +110,8 @@ static int dial(void)
 		fprintf(stderr, "send: bad target %s\n", target);
 		exit(2);
 	}
+	if (sndbuf && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)))
+		die("SO_SNDBUF");
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
 }
@@ -251,7 +255,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	int fd;
 
-	while ((opt = getopt(argc, argv, "c:f:m:e:n:t:b:r:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:f:m:e:n:t:b:r:s:x:")) != -1) {
 		switch (opt) {
 		case 'c': target = optarg; break;
 		case 'f': file = optarg; break;
@@ -261,9 +265,10 @@ int main(int argc, char **argv)
 		case 't': total = atoi(optarg); break;
 		case 'b': load_bounds(optarg); break;
 		case 'r': rtt_out = fopen(optarg, "w"); if (!rtt_out) die(optarg); break;
+		case 's': sndbuf = atoi(optarg); break;
 		case 'x': crash_at = atoll(optarg); break;
 		default:
-			fprintf(stderr, "usage: send -c TARGET -f FILE [-m acks|drain] [-e LAST] [-n N -t T] [-b BOUNDS -r RTT] [-x OFFSET]\n");
+			fprintf(stderr, "usage: send -c TARGET -f FILE [-m acks|drain] [-e LAST] [-n N -t T] [-b BOUNDS -r RTT] [-s SNDBUF] [-x OFFSET]\n");
 			return 2;
 		}
 	}

@@ -42,6 +42,7 @@ struct sb_recv_config {
 	int xl_banner;                  /* write the 54-byte banner first (--xl) */
 	uint64_t max_epoch_bytes;
 	unsigned heartbeat_ms;          /* 0 = off */
+	unsigned initial_timeout_ms;    /* silence before the first commit ends the stream; 0 = off */
 	const char *fence_cmd;          /* NULL = none */
 	int activate_on_signal;
 	int verbose;

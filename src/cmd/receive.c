@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"  --heartbeat-ms N       failover after N ms without data once an epoch is committed\n"
 		"                         (default 1000, as the legacy Xen receiver; with --colo\n"
 		"                         10000, as COLO checkpoints come at least every 5 s; 0 = off)\n"
+		"  --initial-timeout-ms N give up (restore failed) after N ms without data before\n"
+		"                         the first commit (default 0: wait, as xl does)\n"
 		"  --record FILE          keep a copy of the raw incoming stream (for `standby replay`)\n"
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
 		"  --activate-on-signal   on SIGTERM/SIGINT fail over to the last committed epoch\n"
@@ -70,6 +72,7 @@ int cmd_receive(int argc, char **argv)
 		{ "colo", no_argument, NULL, OPT_COLO },
 		{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "initial-timeout-ms", required_argument, NULL, OPT_INITIAL_TIMEOUT },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "status-socket", required_argument, NULL, OPT_STATUS },
 		{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL },

@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		"                         the first commit on, before a stream shows it is COLO)\n"
 		"  --heartbeat-ms N       failover after N ms of silence once an epoch is committed\n"
 		"                         (default 1000; with --colo 10000; 0 = off)\n"
+		"  --initial-timeout-ms N drop a stream silent for N ms before its first commit\n"
+		"                         (frees its slot and domain; default 0: wait)\n"
 		"  --record DIR|PATTERN   keep each raw stream: DIR/stream-<id>.raw, or PATTERN with\n"
 		"                         %%i replaced by the connection id\n"
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
@@ -238,6 +240,7 @@ int cmd_serve(int argc, char **argv)
 		{ "colo", no_argument, NULL, OPT_COLO },
 		{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "initial-timeout-ms", required_argument, NULL, OPT_INITIAL_TIMEOUT },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "status-socket", required_argument, NULL, OPT_STATUS },
 		{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL },

@@ -210,14 +210,24 @@ void sb_io_init(struct sb_rstream *s, int in_fd, int out_fd)
 
 void sb_io_start(struct sb_rstream *s)
 {
-	if (s->in_fd >= 0 && !s->finished)
-		ev_io_start(EV_DEFAULT, &s->rw);
+	if (s->in_fd < 0 || s->finished)
+		return;
+	ev_io_start(EV_DEFAULT, &s->rw);
+	if (s->cfg.initial_timeout_ms) {        /* silence before the first commit */
+		s->hb.repeat = s->cfg.initial_timeout_ms / 1000.0;
+		ev_timer_again(EV_DEFAULT, &s->hb);
+	}
 }
 
 void sb_io_heartbeat_arm(struct sb_rstream *s)
 {
-	if (!s->cfg.heartbeat_ms || !s->has_committed || s->finished || s->in_fd < 0)
+	if (!s->has_committed || s->finished || s->in_fd < 0)
 		return;
+	if (!s->cfg.heartbeat_ms) {
+		ev_timer_stop(EV_DEFAULT, &s->hb);      /* the initial timeout, if any, is over */
+		return;
+	}
+	s->hb.repeat = s->cfg.heartbeat_ms / 1000.0;
 	ev_now_update(EV_DEFAULT);
 	ev_timer_again(EV_DEFAULT, &s->hb);
 }

@@ -48,6 +48,13 @@ int sb_recv_common_opt(const char *cmd, int c, const char *arg, struct sb_recv_c
 		cfg->heartbeat_ms = (unsigned)v;
 		heartbeat_given = 1;
 		return 1;
+	case OPT_INITIAL_TIMEOUT:
+		if (sb_parse_size(arg, &v) || v > 86400000) {
+			fprintf(stderr, "standby %s: bad --initial-timeout-ms '%s'\n", cmd, arg);
+			return -1;
+		}
+		cfg->initial_timeout_ms = (unsigned)v;
+		return 1;
 	case OPT_FENCE:
 		cfg->fence_cmd = arg;
 		return 1;

@@ -34,6 +34,7 @@
  *                          -> activate -> report + status -> finish
  *                          (GO missing or wrong -> report 0xFF + GO back -> STOPPED)
  *   failure:     eof | read error | parse error | heartbeat | target error |
+ *                initial timeout (silence before the first commit) |
  *                epoch buffer full | END after checkpoints -> stream_fail:
  *                  committed?  -> failover: partial epoch discarded -> fence_start
  *                                 -> (no fence, or fence exit 0) activate -> finish
@@ -652,6 +653,12 @@ void sb_rstream_heartbeat_expired(struct sb_rstream *s)
 {
 	char d[160];
 
+	if (!s->has_committed) {
+		snprintf(d, sizeof(d), "no data for %u ms before the first commit (offset %llu)",
+			 s->cfg.initial_timeout_ms, (unsigned long long)s->bytes_in);
+		stream_fail(s, "initial timeout", d);
+		return;
+	}
 	snprintf(d, sizeof(d), "no data for %u ms (offset %llu, epoch %llu in progress)",
 		 s->cfg.heartbeat_ms, (unsigned long long)s->bytes_in,
 		 (unsigned long long)s->epoch_no);

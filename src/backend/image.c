@@ -12,7 +12,8 @@
  *                    .incoming into DIR -> unlink switch
  *   commit(N >= 1):  journal of ep (pages, state, order, manifest) ->
  *                    img_journal_apply() -> unlink journal
- *   activate:        recover -> memory digest -> manifest with activation
+ *   activate:        recover -> manifest with activation (no memory digest:
+ *                    hashing all of memory would delay the failover; verify does it)
  *   abort:           recover: drops .incoming unless the switch had begun
  *   close:           as abort when nothing was committed; unlock
  * A failed commit leaves the target refusing further commits; activate and
@@ -548,10 +549,9 @@ static int image_activate(struct sb_target *t, const struct sb_failover_info *fi
 {
 	struct image *im = t->priv;
 	struct img_manifest m;
-	uint8_t d[SB_DIGEST_LEN];
 	char did[256], merr[256], *text;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	im->err = err;
 	im->errlen = errlen;
@@ -564,15 +564,6 @@ static int image_activate(struct sb_target *t, const struct sb_failover_info *fi
 		return ierr(im, "%s", merr);
 	if (rc > 0 || !m.committed)
 		return ierr(im, "no committed epoch to activate");
-	fd = openat(im->dirfd, IMG_MEMORY, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || sb_digest_fd(fd, m.memory_bytes, d)) {
-		rc = errno;
-		if (fd >= 0)
-			close(fd);
-		return ierr(im, "read memory for its digest: %s", strerror(rc));
-	}
-	close(fd);
-	sb_digest_hex(d, m.memory_digest);
 	m.activated = 1;
 	snprintf(m.activation_reason, sizeof(m.activation_reason), "%s",
 		 fi && fi->reason ? fi->reason : "unknown");

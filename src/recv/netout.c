@@ -100,8 +100,9 @@ void sb_netout_activated(struct sb_rstream *s)
 		return;
 	sb_rlog(s, "netbuf: failover: %s what is held (uncommitted), then pass traffic through",
 		s->cfg.netbuf_drop ? "dropping" : "releasing");
-	sb_netbuf_failover(s->nb, s->cfg.netbuf_drop ? SB_NETBUF_DROP_HELD : SB_NETBUF_RELEASE_HELD,
-			   err, sizeof(err));
+	if (!sb_netbuf_failover(s->nb, s->cfg.netbuf_drop ? SB_NETBUF_DROP_HELD : SB_NETBUF_RELEASE_HELD,
+				err, sizeof(err)))
+		sb_rlog(s, "netbuf: failover done: traffic passes through");
 }
 
 void sb_netout_close(struct sb_rstream *s)

@@ -109,18 +109,18 @@ out=$("$S" receive --help); grep -q -- "--netbuf IFACE" <<< "$out" && grep -q --
 # unmapped one is received and activated as ever.
 "${NS[@]}" "$S" serve --xl --listen "unix:$R/sock" --target "image:$R/root" --heartbeat-ms 0 \
 	--netbuf-map mapped=lo 2> "$R/serve.log" & spid=$!
-for _ in $(seq 50); do [ -S "$R/sock" ] && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "listening on" "$R/serve.log" && break; sleep 0.1; done
 "$S" primary --xl --name mapped --mode remus --epochs 3 --interval 0 --memory 256K --to "unix:$R/sock" \
 	> "$R/p1.log" 2>&1; rc1=$?
 "$S" primary --xl --name free --mode remus --epochs 3 --interval 0 --memory 256K --to "unix:$R/sock" \
 	> "$R/p2.log" 2>&1; rc2=$?
-for _ in $(seq 50); do grep -q "(free): activated" "$R/serve.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q "(free): activated" "$R/serve.log" && grep -q "(mapped): restore failed" "$R/serve.log" && break; sleep 0.1; done
 kill "$spid"; wait "$spid"
 if grep -F "(mapped): restore failed: netbuf: " "$R/serve.log" |
 	grep -qF "lo: cannot create a plug qdisc: the kernel has no 'plug' qdisc" &&
    [ ! -e "$R/root/mapped" ] && grep -q "(free): activated epoch 2" "$R/serve.log" && [ -d "$R/root/free" ]; then
 	ok "serve --netbuf-map mapped=lo: that stream fails with the module's error, no replica; an unmapped one is activated"
-else bad "serve --netbuf-map (primaries exit $rc1 $rc2; root: $(ls "$R/root" 2>&1)): $(cat "$R/serve.log")"; fi
+else bad "serve --netbuf-map (primaries exit $rc1 $rc2; root: $(ls "$R/root" 2>&1)): $(cat "$R/serve.log" "$R/p1.log")"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -54,6 +54,8 @@ struct sb_rstream {
 	uint64_t committed;     /* last committed epoch */
 	uint64_t epoch_no;      /* epoch being received */
 	double t_epoch_first;
+	double t_fed;           /* CLOCK_MONOTONIC when the bytes being parsed arrived (read returned) */
+	double t_end_parsed;    /* CLOCK_MONOTONIC when the parser handed out CHECKPOINT_END (plain: END) */
 	uint64_t epoch_pages;   /* PAGE_DATA entries of the epoch being received */   /* CLOCK_REALTIME of the first record of the epoch */
 	uint64_t bytes_in, records;
 	uint64_t acks_sent, acks_dropped;
@@ -146,6 +148,8 @@ void sb_netout_close(struct sb_rstream *s);         /* every end path; idempoten
 size_t sb_netout_status_json(struct sb_rstream *s, char *buf, size_t len); /* "null" if none */
 
 /* stream.c */
+size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where);
+void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n);
 void sb_rstream_fence_done(struct sb_rstream *s, int ok, const char *what);
 void sb_rstream_heartbeat_expired(struct sb_rstream *s);
 

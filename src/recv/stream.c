@@ -255,10 +255,6 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 	t1 = sb_now_mono();
 	s->has_committed = 1;
 	s->committed = number;
-	if (s->cfg.verbose)
-		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s",
-			(unsigned long long)number, (unsigned long long)pages,
-			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0);
 	/* Output buffered for this epoch may leave now (network hook point). */
 	for (unsigned i = 0; i < s->nhooks; i++)
 		s->hooks[i](s, number, s->hook_opaque[i]);
@@ -266,6 +262,17 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 		sb_native_ack(s, number);
 	else if (s->cfg.back == SB_BACK_COLO)
 		sb_colo_after_commit(s);
+	/* latencies to the ack written: from the read that brought CHECKPOINT_END's
+	 * last byte, and from the parser handing CHECKPOINT_END out */
+	if (s->cfg.verbose) {
+		double t2 = sb_now_mono();
+
+		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s, "
+			"read_to_ack_us %.1f, end_to_ack_us %.1f",
+			(unsigned long long)number, (unsigned long long)pages,
+			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0,
+			(t2 - s->t_fed) * 1e6, (t2 - s->t_end_parsed) * 1e6);
+	}
 	s->t_epoch_first = 0;
 	s->epoch_pages = 0;
 	sb_io_heartbeat_arm(s);
@@ -352,6 +359,7 @@ static int on_epoch_end(struct sb_rstream *s, const struct sb_event *ev)
 {
 	uint64_t n = ev->u.epoch.number;
 
+	s->t_end_parsed = sb_now_mono();
 	if (sb_rt_ensure(s, 0))
 		return SB_CB_ABORT;
 	if (commit_epoch(s, s->phase == SB_RP_INITIAL ? NULL : s->epoch, n,
@@ -524,6 +532,7 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 		return;
 	}
 	/* A plain stream: complete migration. Commit epoch 0. */
+	s->t_end_parsed = sb_now_mono();
 	if (sb_rt_ensure(s, 0) ||
 	    commit_epoch(s, NULL, 0, s->epoch_pages, sb_parser_offset(s->parser))) {
 		stream_fail(s, s->own_reason ? s->own_reason : "target error",
@@ -548,29 +557,64 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 
 /* ---- engine inputs ---- */
 
+static void record_bytes(struct sb_rstream *s, const uint8_t *p, size_t left)
+{
+	while (s->record_fd >= 0 && left) {
+		ssize_t w = write(s->record_fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
+			close(s->record_fd);
+			s->record_fd = -1;
+			break;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+}
+
+/* Reading in place (io.c): while the parser assembles a large record body,
+ * the read goes straight into its buffer, one copy less. */
+size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || s->phase == SB_RP_WAIT_GO)
+		return 0;
+	return sb_parser_body_room(s->parser, where);
+}
+
+/* n bytes were read to where sb_rstream_direct_room() said: as sb_rstream_feed(). */
+void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !n)
+		return;
+	s->bytes_in += n;
+	s->t_fed = sb_now_mono();
+	record_bytes(s, where, n);
+	if (sb_parser_feed_in_place(s->parser, n) < 0) {
+		stream_fail(s, s->own_reason ? s->own_reason : "parse error",
+			    sb_parser_error(s->parser)->msg);
+		return;
+	}
+	if (s->stop_until) {
+		char d[96];
+
+		snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
+			 (unsigned long long)s->committed);
+		stream_fail(s, "until-epoch", d);
+		return;
+	}
+	if (s->saw_end)
+		on_final_end(s, NULL, 0);
+}
+
 void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
 {
 	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !len)
 		return;
 	s->bytes_in += len;
-	if (s->record_fd >= 0) {
-		const uint8_t *p = buf;
-		size_t left = len;
-
-		while (left) {
-			ssize_t w = write(s->record_fd, p, left);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
-				close(s->record_fd);
-				s->record_fd = -1;
-				break;
-			}
-			p += w;
-			left -= (size_t)w;
-		}
-	}
+	s->t_fed = sb_now_mono();
+	record_bytes(s, buf, len);
 	if (s->phase == SB_RP_WAIT_GO) {
 		go_input(s, buf, len);
 		return;

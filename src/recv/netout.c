@@ -29,8 +29,14 @@ static void on_commit(struct sb_rstream *s, uint64_t epoch, void *opaque)
 	char err[512];
 
 	(void)opaque;
-	if (s->nb)
-		sb_netbuf_epoch_commit(s->nb, epoch, err, sizeof(err));
+	if (!s->nb)
+		return;
+	/* Written before the release (the engine's "epoch N committed" line
+	 * comes after the ack): tests order packet arrivals against it. */
+	if (s->cfg.verbose)
+		sb_rlog(s, "netbuf: epoch %llu committed, releasing its output",
+			(unsigned long long)epoch);
+	sb_netbuf_epoch_commit(s->nb, epoch, err, sizeof(err));
 }
 
 /* serve: the interfaces --netbuf-map gives this stream's domain. */

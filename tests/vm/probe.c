@@ -17,7 +17,8 @@
  *       Sends UDPv4 probes 1, 2, ... to DST, one every INTERVAL_MS, until killed,
  *       and prints "sent SEQ C A C2 A2" for each: the state of the receiver's log
  *       LOG read just before (C, A) and just after (C2, A2) the sendto():
- *       C = lines with " committed: " (epochs 0..C-1 committed), A = 1 once a
+ *       C = lines with "committed, releasing" (the receiver's -v line written
+ *       just before it releases epoch C-1's output), A = 1 once a
  *       line has "activated epoch", 2 once one has "traffic passes through"
  *       (the receiver's netbuf failover is done).
  *
@@ -153,7 +154,7 @@ static void log_state(const char *path, unsigned *commits, int *activated)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (strstr(line, " committed: "))
+		if (strstr(line, "committed, releasing"))
 			(*commits)++;
 		if (strstr(line, "activated epoch") && !*activated)
 			*activated = 1;

@@ -293,7 +293,9 @@ t_ifb() {
 # middle of epoch 7's pages, then crashes before its CHECKPOINT_END (so epoch 7
 # never commits: failover activates epoch 6).  Meanwhile `probe pace` sends
 # numbered packets through veth0 every 20 ms, noting for each the receiver's
-# log just before and just after the send (C = epochs committed, A = 1 once
+# log just before and just after the send (C = epochs committed, counted from
+# the receiver's "netbuf: epoch N committed, releasing its output" lines,
+# written after the target's commit and before the release; A = 1 once
 # activated, 2 once the netbuf failover is done);
 # the sink notes the log when each packet arrives.  Only orderings are asserted.
 #   sent: "sent SEQ C A C2 A2"    rx: "udp4 SEQ C A"

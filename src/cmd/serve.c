@@ -69,6 +69,10 @@ static void usage(FILE *f)
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
 		"  --activate-on-signal   on SIGTERM/SIGINT fail every stream over (default: stop,\n"
 		"                         replicas kept at their last committed epoch, not activated)\n"
+		"  --netbuf-map NAME=IFACE  hold the output of domain NAME's VM on IFACE in a plug\n"
+		"                         qdisc until each checkpoint is committed (repeatable; a\n"
+		"                         stream with no mapping is not buffered; docs/netbuf.md)\n"
+		SB_RECV_NETBUF_HELP
 		SB_RECV_COMMON_HELP
 		"\nRuns until SIGTERM or SIGINT.\n");
 }
@@ -244,6 +248,9 @@ int cmd_serve(int argc, char **argv)
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "status-socket", required_argument, NULL, OPT_STATUS },
 		{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL },
+		{ "netbuf", required_argument, NULL, OPT_NETBUF },
+		{ "netbuf-map", required_argument, NULL, OPT_NETBUF_MAP },
+		SB_RECV_NETBUF_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_spec = NULL, *status = NULL;
@@ -294,6 +301,14 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (srv.cfg.netbuf_n) {
+		fprintf(stderr, "standby serve: --netbuf %s: serve receives many streams and one plug "
+			"cannot hold the output of many VMs; use --netbuf-map NAME=IFACE (the stream "
+			"of domain NAME gets IFACE)\n", srv.cfg.netbuf_ifaces[0]);
+		return 2;
+	}
+	if (sb_recv_netbuf_check("serve", &srv.cfg))
+		return 2;
 	if (!srv.cfg.target)
 		srv.cfg.target = "image:/var/lib/standby";
 	srv.cfg.target_per_domain = 1;

@@ -91,6 +91,12 @@ struct sb_rstream {
 	pid_t fence_pid;
 	const char *fence_reason;
 
+	/* network output buffering (netout.c) */
+	struct sb_netbuf *nb;
+	int nb_tried;           /* sb_netout_open ran (once per stream) */
+	int nb_begun;           /* sb_netbuf_epoch_begin called for nb_epoch */
+	uint64_t nb_epoch;
+
 	sb_commit_hook hooks[SB_HOOKS_MAX];
 	void *hook_opaque[SB_HOOKS_MAX];
 	unsigned nhooks;
@@ -133,6 +139,13 @@ int sb_rt_ensure(struct sb_rstream *s, uint32_t domain_type);  /* open once, rep
 int sb_rt_record(struct sb_rstream *s, const struct sb_record *rec);
 int sb_rt_hold(struct sb_rstream *s, const struct sb_record *rec);
 void sb_rt_close(struct sb_rstream *s);
+
+/* netout.c: network output buffering of the stream (docs/netbuf.md) */
+int sb_netout_open(struct sb_rstream *s, char *err, size_t errlen); /* 0, or -1 with err */
+void sb_netout_record(struct sb_rstream *s);        /* a record of epoch s->epoch_no */
+void sb_netout_activated(struct sb_rstream *s);     /* the VM now runs here */
+void sb_netout_close(struct sb_rstream *s);         /* every end path; idempotent */
+size_t sb_netout_status_json(struct sb_rstream *s, char *buf, size_t len); /* "null" if none */
 
 /* stream.c */
 size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where);

@@ -12,13 +12,17 @@
  *
  * Event chains (-> = then, in this order):
  *
- *   start:       sb_rstream_start -> [xl banner] -> read watcher on (io.c)
+ *   start:       sb_rstream_start -> [--netbuf: plugs taken (netout.c); cannot -> FAILED]
+ *                  -> [xl banner] -> read watcher on (io.c)
  *   bytes:       read_cb (io.c) -> heartbeat restarted -> sb_rstream_feed
  *                  -> [--record copy] -> sb_parser_feed -> on_event* -> after the feed:
  *                     error? -> stream_fail; END? -> on_final_end; --until? -> failover
  *   preamble:    on_event(PREAMBLE) -> keep the domain name and config
+ *                  -> [--netbuf-map: the domain's plugs taken; cannot -> stream error]
  *   target:      on_event(LIBXC_HEADER, or any first record/epoch) -> sb_rt_ensure
  *                  (target.c) -> owner claims the domain -> ops->open -> held records
+ *   any record:  on_event(RECORD) -> [--netbuf-map, no preamble: plugs taken]
+ *                  -> first record of epoch n? seal the output so far (netout.c)
  *   initial:     on_event(RECORD) in INITIAL -> ops->initial_record
  *   first ckpt:  on_event(EPOCH_END 0) -> commit_epoch(NULL) -> on_commit hooks
  *                  (release network output) -> ack -> BUFFERING, heartbeat armed
@@ -37,12 +41,15 @@
  *                initial timeout (silence before the first commit) |
  *                epoch buffer full | END after checkpoints -> stream_fail:
  *                  committed?  -> failover: partial epoch discarded -> fence_start
- *                                 -> (no fence, or fence exit 0) activate -> finish
+ *                                 -> (no fence, or fence exit 0) activate -> [held
+ *                                    output released or dropped (--netbuf-failover),
+ *                                    then passed through] -> finish
  *                                 -> (fence exit != 0, or fence cannot run) STOPPED -> finish
  *                  no commit   -> FAILED: ops->abort (restore failed, as Xen) -> finish
  *   signal:      sb_rstream_stop -> fence killed -> partial epoch discarded ->
  *                  target closed without activation (or failover with --activate-on-signal)
- *   finish:      reading stops -> target closed -> back channel drained (bounded)
+ *   finish:      reading stops -> plugs closed (what they hold is not released)
+ *                  -> target closed -> back channel drained (bounded)
  *                  -> owner told (sb_rstream_reap, only from top-level callbacks)
  */
 #include <errno.h>
@@ -172,6 +179,7 @@ void sb_rstream_free(struct sb_rstream *s)
 	if (!s)
 		return;
 	sb_fence_cancel(s);
+	sb_netout_close(s);
 	sb_rt_close(s);
 	sb_io_release(s);
 	if (s->record_fd >= 0)
@@ -196,6 +204,12 @@ struct sb_rstream *sb_rstream_next(struct sb_rstream *s) { return s->next; }
 
 void sb_rstream_start(struct sb_rstream *s)
 {
+	char err[512] = "";
+
+	if (s->cfg.netbuf_n && sb_netout_open(s, err, sizeof(err))) {
+		stream_fail(s, "netbuf", err);
+		return;
+	}
 	if (s->cfg.xl_banner)
 		sb_xl_banner(s);
 	sb_io_start(s);
@@ -278,6 +292,18 @@ static void keep_preamble(struct sb_rstream *s, const struct sb_event *ev)
 	sb_rt_pick_domain(s, ev->u.preamble.name);
 }
 
+/* serve --netbuf-map: the stream's plugs, once its domain is known. */
+static int netout_open(struct sb_rstream *s)
+{
+	char err[512] = "";
+
+	if (s->nb_tried || !sb_netout_open(s, err, sizeof(err)))
+		return 0;
+	s->own_reason = "netbuf";
+	sb_parser_fail(s->parser, SB_ERR_ABORTED, "%s", err);
+	return -1;
+}
+
 /* Control records carry no state of their own: they are not held. */
 static int is_control(const struct sb_record *r)
 {
@@ -292,6 +318,9 @@ static int is_control(const struct sb_record *r)
 static int on_record(struct sb_rstream *s, const struct sb_record *rec)
 {
 	s->records++;
+	if (netout_open(s))
+		return SB_CB_ABORT;
+	sb_netout_record(s);            /* the first record of an epoch seals its output */
 	if (rec->layer == SB_LAYER_LIBXC && rec->type == SB_LIBXC_PAGE_DATA)
 		s->epoch_pages += rec->page_count;
 	if (!s->t_epoch_first)
@@ -356,7 +385,7 @@ static int on_event(const struct sb_event *ev, void *opaque)
 		return SB_CB_CONTINUE;
 	case SB_EV_PREAMBLE:
 		keep_preamble(s, ev);
-		return SB_CB_CONTINUE;
+		return netout_open(s) ? SB_CB_ABORT : SB_CB_CONTINUE;
 	case SB_EV_LIBXC_HEADER:
 		return sb_rt_ensure(s, ev->u.libxc_hdr.domain_type) ? SB_CB_ABORT : SB_CB_CONTINUE;
 	case SB_EV_RECORD:
@@ -386,6 +415,7 @@ static void activate(struct sb_rstream *s, const char *reason)
 	} else {
 		sb_rlog(s, "activated epoch %llu (%s)", (unsigned long long)s->committed, reason);
 		s->phase = SB_RP_ACTIVATED;
+		sb_netout_activated(s);
 	}
 	if (s->cfg.back == SB_BACK_XL_PLAIN && s->go_len == SB_XL_GO_LEN)
 		sb_xl_report(s, rc ? 3 : 0);    /* ERROR_FAIL as xl reports it */
@@ -471,6 +501,7 @@ static void finish(struct sb_rstream *s)
 {
 	sb_io_stop_reading(s);
 	sb_io_heartbeat_stop(s);
+	sb_netout_close(s);
 	sb_rt_close(s);
 	s->finished = 1;
 	sb_io_finish(s);

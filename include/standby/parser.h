@@ -164,6 +164,16 @@ void sb_parser_free(struct sb_parser *p);
  * callback paused or the stream reached its final END), or -1 on error. */
 ssize_t sb_parser_feed(struct sb_parser *p, const uint8_t *buf, size_t len);
 
+/* Input read in place, to skip one copy of large records.  While a record
+ * body is being assembled (it did not lie whole in one feed), the caller may
+ * read up to sb_parser_body_room() bytes straight to *where, then hand them
+ * over with sb_parser_feed_in_place(), which acts as sb_parser_feed() of
+ * those bytes (same events, errors and return value).  body_room returns 0
+ * when no body is being assembled (or on ENOMEM, which the next feed reports):
+ * then use sb_parser_feed(). */
+size_t sb_parser_body_room(struct sb_parser *p, uint8_t **where);
+ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n);
+
 /* The input ended.  Returns 0 when the stream is complete (final END), 1 when
  * a checkpointed stream stopped exactly after a CHECKPOINT_END, -1 otherwise
  * (error filled: SB_ERR_TRUNCATED with what was expected). */

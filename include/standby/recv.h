@@ -42,6 +42,7 @@ struct sb_recv_config {
 	int xl_banner;                  /* write the 54-byte banner first (--xl) */
 	uint64_t max_epoch_bytes;
 	unsigned heartbeat_ms;          /* 0 = off */
+	unsigned initial_timeout_ms;    /* silence before the first commit ends the stream; 0 = off */
 	const char *fence_cmd;          /* NULL = none */
 	int activate_on_signal;
 	int verbose;
@@ -51,6 +52,13 @@ struct sb_recv_config {
 	const uint64_t *colo_dirty_pfns; /* --colo-dirty-pfns */
 	uint32_t colo_dirty_count;
 	size_t ack_queue_max;           /* bytes of unsent acks kept before dropping; 0 = 4096 */
+	/* network output buffering (docs/netbuf.md, src/recv/netout.c) */
+	const char *const *netbuf_ifaces; /* receive --netbuf: plugs of the one stream */
+	size_t netbuf_n;
+	const char *const *netbuf_map;  /* serve --netbuf-map: "NAME=IFACE" entries */
+	size_t netbuf_nmap;
+	uint64_t netbuf_limit;          /* --netbuf-limit bytes; 0 = SB_NETBUF_DEFAULT_LIMIT */
+	int netbuf_drop;                /* --netbuf-failover drop (default release) */
 };
 
 enum sb_rphase {

@@ -12,7 +12,8 @@
  *                    .incoming into DIR -> unlink switch
  *   commit(N >= 1):  journal of ep (pages, state, order, manifest) ->
  *                    img_journal_apply() -> unlink journal
- *   activate:        recover -> memory digest -> manifest with activation
+ *   activate:        recover -> manifest with activation (no memory digest:
+ *                    hashing all of memory would delay the failover; verify does it)
  *   abort:           recover: drops .incoming unless the switch had begun
  *   close:           as abort when nothing was committed; unlock
  * A failed commit leaves the target refusing further commits; activate and
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include "backend/image.h"
@@ -181,9 +183,16 @@ fail:
 
 /* ---- pages ---- */
 
+/* Pages of consecutive pfns go to the memory file in one pwritev (a PAGE_DATA
+ * record is mostly one run): one syscall per run instead of one per page. */
+#define RUN_MAX 1024
+
 struct page_ctx {
 	struct image *im;
 	uint64_t pages;
+	uint64_t run_pfn;               /* first pfn of the run */
+	int run_n;                      /* pages in the run; their data stays valid until flushed */
+	struct iovec iov[RUN_MAX];
 };
 
 static int check_pfn(struct image *im, uint64_t pfn)
@@ -191,6 +200,34 @@ static int check_pfn(struct image *im, uint64_t pfn)
 	if (pfn > IMG_MAX_PFN) {
 		errno = EFBIG;
 		return ierr(im, "pfn %#" PRIx64 " beyond the image limit %#llx", pfn, IMG_MAX_PFN);
+	}
+	return 0;
+}
+
+static int flush_run(struct page_ctx *pc)
+{
+	struct iovec *iov = pc->iov;
+	int n = pc->run_n;
+	uint64_t off = pc->run_pfn * SB_PAGE_SIZE;
+
+	pc->run_n = 0;
+	while (n) {
+		ssize_t w = pwritev(pc->im->memfd, iov, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return ierr(pc->im, "pwrite memory at offset %" PRIu64 ": %s", off, strerror(errno));
+		off += (uint64_t)w;
+		while (n && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {                        /* a short write inside a page */
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
@@ -208,9 +245,13 @@ static int initial_page(uint64_t pfn, unsigned type, const uint8_t *data, void *
 		return -1;
 	had = img_present_get(im->present, pfn);
 	if (data || had) {
-		if (img_pwrite_all(im->memfd, data ? data : zero_page, SB_PAGE_SIZE, pfn * SB_PAGE_SIZE))
-			return ierr(im, "pwrite memory at offset %" PRIu64 ": %s", pfn * SB_PAGE_SIZE,
-				    strerror(errno));
+		if (pc->run_n && (pfn != pc->run_pfn + (uint64_t)pc->run_n || pc->run_n == RUN_MAX) &&
+		    flush_run(pc))
+			return -1;
+		if (!pc->run_n)
+			pc->run_pfn = pfn;
+		pc->iov[pc->run_n].iov_base = (void *)(data ? data : zero_page);
+		pc->iov[pc->run_n++].iov_len = SB_PAGE_SIZE;
 	}
 	if (img_present_set(im->present, pfn, data != NULL) < 0)
 		return ierr(im, "page map: %s", strerror(errno));
@@ -252,9 +293,15 @@ static int add_initial(struct image *im, enum sb_layer layer, uint32_t type,
 {
 	note_type(im, layer, type);
 	if (layer == SB_LAYER_LIBXC && type == SB_LIBXC_PAGE_DATA) {
-		struct page_ctx pc = { .im = im };
+		struct page_ctx *pc = calloc(1, sizeof(*pc));
+		int rc;
 
-		return sb_page_data_foreach(body, len, initial_page, &pc) ? -1 : 0;
+		if (!pc)
+			return ierr(im, "page runs: %s", strerror(ENOMEM));
+		pc->im = im;
+		rc = sb_page_data_foreach(body, len, initial_page, pc) || flush_run(pc) ? -1 : 0;
+		free(pc);
+		return rc;
 	}
 	return stage_state(im, layer, type, body, len, sync);
 }
@@ -314,13 +361,21 @@ static int commit_first(struct sb_target *t, struct image *im, const struct sb_e
 	int sync = t->info.sync;
 
 	if (ep) {
-		for (size_t i = 0; i < sb_epoch_npages(ep); i++) {
-			const struct sb_epoch_page *p = sb_epoch_page(ep, i);
-			struct page_ctx pc = { .im = im };
+		struct page_ctx *pc = calloc(1, sizeof(*pc));
+		int rc = 0;
 
-			if (initial_page(p->pfn, p->type, p->data, &pc))
-				return -1;
+		if (!pc)
+			return ierr(im, "page runs: %s", strerror(ENOMEM));
+		pc->im = im;
+		for (size_t i = 0; i < sb_epoch_npages(ep) && !rc; i++) {
+			const struct sb_epoch_page *p = sb_epoch_page(ep, i);
+
+			rc = initial_page(p->pfn, p->type, p->data, pc);
 		}
+		rc = rc || flush_run(pc);
+		free(pc);
+		if (rc)
+			return -1;
 		for (size_t i = 0; i < sb_epoch_nrecs(ep); i++) {
 			const struct sb_epoch_rec *r = sb_epoch_rec(ep, i);
 
@@ -494,10 +549,9 @@ static int image_activate(struct sb_target *t, const struct sb_failover_info *fi
 {
 	struct image *im = t->priv;
 	struct img_manifest m;
-	uint8_t d[SB_DIGEST_LEN];
 	char did[256], merr[256], *text;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	im->err = err;
 	im->errlen = errlen;
@@ -510,15 +564,6 @@ static int image_activate(struct sb_target *t, const struct sb_failover_info *fi
 		return ierr(im, "%s", merr);
 	if (rc > 0 || !m.committed)
 		return ierr(im, "no committed epoch to activate");
-	fd = openat(im->dirfd, IMG_MEMORY, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || sb_digest_fd(fd, m.memory_bytes, d)) {
-		rc = errno;
-		if (fd >= 0)
-			close(fd);
-		return ierr(im, "read memory for its digest: %s", strerror(rc));
-	}
-	close(fd);
-	sb_digest_hex(d, m.memory_digest);
 	m.activated = 1;
 	snprintf(m.activation_reason, sizeof(m.activation_reason), "%s",
 		 fi && fi->reason ? fi->reason : "unknown");

@@ -27,10 +27,16 @@ static void usage(FILE *f)
 		"  --heartbeat-ms N       failover after N ms without data once an epoch is committed\n"
 		"                         (default 1000, as the legacy Xen receiver; with --colo\n"
 		"                         10000, as COLO checkpoints come at least every 5 s; 0 = off)\n"
+		"  --initial-timeout-ms N give up (restore failed) after N ms without data before\n"
+		"                         the first commit (default 0: wait, as xl does)\n"
 		"  --record FILE          keep a copy of the raw incoming stream (for `standby replay`)\n"
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
 		"  --activate-on-signal   on SIGTERM/SIGINT fail over to the last committed epoch\n"
 		"                         (default: stop, replica kept at that epoch, not activated)\n"
+		"  --netbuf IFACE         hold the VM's output on IFACE in a plug qdisc, epoch by\n"
+		"                         epoch, until the checkpoint is committed (repeatable;\n"
+		"                         needs sch_plug and CAP_NET_ADMIN; docs/netbuf.md)\n"
+		SB_RECV_NETBUF_HELP
 		SB_RECV_COMMON_HELP
 		"\nThe default target is image:/var/lib/standby/<domain> (the domain name from\n"
 		"the stream's xl config, else 'stdin').  Exit status: 0 when the replica was\n"
@@ -70,9 +76,12 @@ int cmd_receive(int argc, char **argv)
 		{ "colo", no_argument, NULL, OPT_COLO },
 		{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "initial-timeout-ms", required_argument, NULL, OPT_INITIAL_TIMEOUT },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "status-socket", required_argument, NULL, OPT_STATUS },
 		{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL },
+		{ "netbuf", required_argument, NULL, OPT_NETBUF },
+		SB_RECV_NETBUF_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sb_recv_config cfg;
@@ -106,6 +115,8 @@ int cmd_receive(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (sb_recv_netbuf_check("receive", &cfg))
+		return 2;
 	if (!cfg.target) {
 		cfg.target = "image:/var/lib/standby";
 		cfg.target_per_domain = 1;
@@ -141,7 +152,8 @@ int cmd_receive(int argc, char **argv)
 	if (xl)
 		fprintf(stderr, "migration target: Ready to receive domain.\n");
 	sb_rstream_start(s);
-	ev_run(loop, 0);
+	if (!sb_rstream_finished(s))    /* e.g. --netbuf could not take its plugs */
+		ev_run(loop, 0);
 	rc = stopped_by_signal && sb_rstream_phase(s) == SB_RP_STOPPED ? 0 : sb_rstream_exit_status(s);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);

@@ -62,11 +62,17 @@ static void usage(FILE *f)
 		"                         the first commit on, before a stream shows it is COLO)\n"
 		"  --heartbeat-ms N       failover after N ms of silence once an epoch is committed\n"
 		"                         (default 1000; with --colo 10000; 0 = off)\n"
+		"  --initial-timeout-ms N drop a stream silent for N ms before its first commit\n"
+		"                         (frees its slot and domain; default 0: wait)\n"
 		"  --record DIR|PATTERN   keep each raw stream: DIR/stream-<id>.raw, or PATTERN with\n"
 		"                         %%i replaced by the connection id\n"
 		"  --status-socket PATH   answer JSON status on this unix socket\n"
 		"  --activate-on-signal   on SIGTERM/SIGINT fail every stream over (default: stop,\n"
 		"                         replicas kept at their last committed epoch, not activated)\n"
+		"  --netbuf-map NAME=IFACE  hold the output of domain NAME's VM on IFACE in a plug\n"
+		"                         qdisc until each checkpoint is committed (repeatable; a\n"
+		"                         stream with no mapping is not buffered; docs/netbuf.md)\n"
+		SB_RECV_NETBUF_HELP
 		SB_RECV_COMMON_HELP
 		"\nRuns until SIGTERM or SIGINT.\n");
 }
@@ -238,9 +244,13 @@ int cmd_serve(int argc, char **argv)
 		{ "colo", no_argument, NULL, OPT_COLO },
 		{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "initial-timeout-ms", required_argument, NULL, OPT_INITIAL_TIMEOUT },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "status-socket", required_argument, NULL, OPT_STATUS },
 		{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL },
+		{ "netbuf", required_argument, NULL, OPT_NETBUF },
+		{ "netbuf-map", required_argument, NULL, OPT_NETBUF_MAP },
+		SB_RECV_NETBUF_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_spec = NULL, *status = NULL;
@@ -291,6 +301,14 @@ int cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (srv.cfg.netbuf_n) {
+		fprintf(stderr, "standby serve: --netbuf %s: serve receives many streams and one plug "
+			"cannot hold the output of many VMs; use --netbuf-map NAME=IFACE (the stream "
+			"of domain NAME gets IFACE)\n", srv.cfg.netbuf_ifaces[0]);
+		return 2;
+	}
+	if (sb_recv_netbuf_check("serve", &srv.cfg))
+		return 2;
 	if (!srv.cfg.target)
 		srv.cfg.target = "image:/var/lib/standby";
 	srv.cfg.target_per_domain = 1;

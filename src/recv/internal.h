@@ -54,6 +54,8 @@ struct sb_rstream {
 	uint64_t committed;     /* last committed epoch */
 	uint64_t epoch_no;      /* epoch being received */
 	double t_epoch_first;
+	double t_fed;           /* CLOCK_MONOTONIC when the bytes being parsed arrived (read returned) */
+	double t_end_parsed;    /* CLOCK_MONOTONIC when the parser handed out CHECKPOINT_END (plain: END) */
 	uint64_t epoch_pages;   /* PAGE_DATA entries of the epoch being received */   /* CLOCK_REALTIME of the first record of the epoch */
 	uint64_t bytes_in, records;
 	uint64_t acks_sent, acks_dropped;
@@ -88,6 +90,12 @@ struct sb_rstream {
 	ev_child fence_w;
 	pid_t fence_pid;
 	const char *fence_reason;
+
+	/* network output buffering (netout.c) */
+	struct sb_netbuf *nb;
+	int nb_tried;           /* sb_netout_open ran (once per stream) */
+	int nb_begun;           /* sb_netbuf_epoch_begin called for nb_epoch */
+	uint64_t nb_epoch;
 
 	sb_commit_hook hooks[SB_HOOKS_MAX];
 	void *hook_opaque[SB_HOOKS_MAX];
@@ -125,7 +133,23 @@ void sb_native_ack(struct sb_rstream *s, uint64_t epoch);
 int sb_fence_start(struct sb_rstream *s, const char *reason);
 void sb_fence_cancel(struct sb_rstream *s);
 
+/* target.c: 0, or -1 after failing the parser (s->own_reason set) */
+void sb_rt_pick_domain(struct sb_rstream *s, const char *name);
+int sb_rt_ensure(struct sb_rstream *s, uint32_t domain_type);  /* open once, replay held records */
+int sb_rt_record(struct sb_rstream *s, const struct sb_record *rec);
+int sb_rt_hold(struct sb_rstream *s, const struct sb_record *rec);
+void sb_rt_close(struct sb_rstream *s);
+
+/* netout.c: network output buffering of the stream (docs/netbuf.md) */
+int sb_netout_open(struct sb_rstream *s, char *err, size_t errlen); /* 0, or -1 with err */
+void sb_netout_record(struct sb_rstream *s);        /* a record of epoch s->epoch_no */
+void sb_netout_activated(struct sb_rstream *s);     /* the VM now runs here */
+void sb_netout_close(struct sb_rstream *s);         /* every end path; idempotent */
+size_t sb_netout_status_json(struct sb_rstream *s, char *buf, size_t len); /* "null" if none */
+
 /* stream.c */
+size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where);
+void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n);
 void sb_rstream_fence_done(struct sb_rstream *s, int ok, const char *what);
 void sb_rstream_heartbeat_expired(struct sb_rstream *s);
 

@@ -12,6 +12,8 @@
 #include "recv/internal.h"
 
 #define READ_CHUNK (64 * 1024)
+#define DIRECT_MIN (16 * 1024)         /* read in place only for this much body or more */
+#define DIRECT_CHUNK (1024 * 1024)      /* bound on one read in place */
 #define LINGER_SECONDS 2.0
 #define ACK_QUEUE_DEFAULT 4096
 #define OUT_QUEUE_MAX (16u << 20)      /* protocol messages a peer leaves unread */
@@ -40,14 +42,26 @@ void sb_rstream_reap(struct sb_rstream *s)
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct sb_rstream *s = w->data;
+	uint8_t *direct = NULL;
+	size_t room = sb_rstream_direct_room(s, &direct);
 	ssize_t n;
 
 	(void)revents;
-	n = read(s->in_fd, read_buf, sizeof(read_buf));
+	/* In the middle of a large record body: read straight into the parser's
+	 * buffer, never past that body (one copy less per byte). */
+	if (room < DIRECT_MIN)
+		direct = NULL;
+	if (direct)
+		n = read(s->in_fd, direct, room < DIRECT_CHUNK ? room : DIRECT_CHUNK);
+	else
+		n = read(s->in_fd, read_buf, sizeof(read_buf));
 	if (n > 0) {
 		if (ev_is_active(&s->hb))
 			ev_timer_again(loop, &s->hb);
-		sb_rstream_feed(s, read_buf, (size_t)n);
+		if (direct)
+			sb_rstream_fed_in_place(s, direct, (size_t)n);
+		else
+			sb_rstream_feed(s, read_buf, (size_t)n);
 		if (ev_is_active(&s->hb)) {     /* time spent committing is not silence */
 			ev_now_update(loop);
 			ev_timer_again(loop, &s->hb);
@@ -196,14 +210,24 @@ void sb_io_init(struct sb_rstream *s, int in_fd, int out_fd)
 
 void sb_io_start(struct sb_rstream *s)
 {
-	if (s->in_fd >= 0 && !s->finished)
-		ev_io_start(EV_DEFAULT, &s->rw);
+	if (s->in_fd < 0 || s->finished)
+		return;
+	ev_io_start(EV_DEFAULT, &s->rw);
+	if (s->cfg.initial_timeout_ms) {        /* silence before the first commit */
+		s->hb.repeat = s->cfg.initial_timeout_ms / 1000.0;
+		ev_timer_again(EV_DEFAULT, &s->hb);
+	}
 }
 
 void sb_io_heartbeat_arm(struct sb_rstream *s)
 {
-	if (!s->cfg.heartbeat_ms || !s->has_committed || s->finished || s->in_fd < 0)
+	if (!s->has_committed || s->finished || s->in_fd < 0)
 		return;
+	if (!s->cfg.heartbeat_ms) {
+		ev_timer_stop(EV_DEFAULT, &s->hb);      /* the initial timeout, if any, is over */
+		return;
+	}
+	s->hb.repeat = s->cfg.heartbeat_ms / 1000.0;
 	ev_now_update(EV_DEFAULT);
 	ev_timer_again(EV_DEFAULT, &s->hb);
 }

@@ -10,8 +10,20 @@
 enum {
 	OPT_TARGET = 1000, OPT_MAX_EPOCH, OPT_HEARTBEAT, OPT_FENCE, OPT_ACT_SIGNAL, OPT_SYNC,
 	OPT_REMUS, OPT_COLO, OPT_XL, OPT_DIRTY, OPT_RECORD, OPT_STATUS, OPT_UNTIL,
-	OPT_LISTEN, OPT_ALLOW, OPT_MAX_STREAMS, OPT_SOCKET,
+	OPT_LISTEN, OPT_ALLOW, OPT_MAX_STREAMS, OPT_SOCKET, OPT_INITIAL_TIMEOUT,
+	OPT_NETBUF, OPT_NETBUF_LIMIT, OPT_NETBUF_FAILOVER, OPT_NETBUF_MAP,
 };
+
+/* --netbuf-limit and --netbuf-failover (receive and serve) */
+#define SB_RECV_NETBUF_LONGOPTS \
+	{ "netbuf-limit", required_argument, NULL, OPT_NETBUF_LIMIT }, \
+	{ "netbuf-failover", required_argument, NULL, OPT_NETBUF_FAILOVER }
+
+#define SB_RECV_NETBUF_HELP \
+	"  --netbuf-limit BYTES   bytes each plug holds (K/M suffixes; default 10M); more is dropped\n" \
+	"  --netbuf-failover release|drop  at failover, what happens to the output still held\n" \
+	"                         (all uncommitted): release it (default) or drop it (safer for\n" \
+	"                         TCP services, see docs/netbuf.md); then traffic passes through\n"
 
 #define SB_RECV_COMMON_LONGOPTS \
 	{ "target", required_argument, NULL, OPT_TARGET }, \
@@ -38,5 +50,9 @@ void sb_recv_config_finish(struct sb_recv_config *cfg);
 /* 1 = handled, 0 = not a common option, -1 = bad value (message printed) */
 int sb_recv_common_opt(const char *cmd, int c, const char *arg, struct sb_recv_config *cfg);
 void sb_recv_config_defaults(struct sb_recv_config *cfg);
+
+/* After parsing: --netbuf-limit / --netbuf-failover without any interface.
+ * 0 = fine, -1 = message printed (usage error). */
+int sb_recv_netbuf_check(const char *cmd, const struct sb_recv_config *cfg);
 
 #endif

@@ -4,7 +4,8 @@
  * stream, then closes it.  Replies are written without blocking the loop.
  *
  *   {"pid":N,"streams":[{"name":..,"domain":..,"phase":..,"committed_epoch":..,
- *     "bytes":..,"records":..,"last_error":..,"target":{...}}, ...]}
+ *     "bytes":..,"records":..,"last_error":..,"target":{...},
+ *     "netbuf":null|{...sb_netbuf_status_json}}, ...]}
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "recv/internal.h"
+#include "util/json.h"
 
 #define STATUS_MAX_CLIENTS 16
 #define STATUS_TIMEOUT 5.0
@@ -78,6 +80,34 @@ static void client_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	client_free(w->data);
 }
 
+size_t sb_rstream_status_json(struct sb_rstream *s, char *buf, size_t len)
+{
+	char name[256], dom[300], err[1400], phase[32];
+	char tgt[2048] = "null", committed[32] = "null", nb[6144];
+	size_t n;
+
+	sb_json_escape(name, sizeof(name), s->name);
+	sb_json_escape(dom, sizeof(dom), s->domain[0] ? s->domain : NULL);
+	sb_json_escape(err, sizeof(err), s->last_error[0] ? s->last_error : NULL);
+	sb_json_escape(phase, sizeof(phase), sb_rphase_name(s->phase));
+	if (s->target_open && s->target.ops->status_json &&
+	    s->target.ops->status_json(&s->target, tgt, sizeof(tgt)) < 0)
+		snprintf(tgt, sizeof(tgt), "null");
+	if (!tgt[0])
+		snprintf(tgt, sizeof(tgt), "null");
+	sb_netout_status_json(s, nb, sizeof(nb));
+	if (s->has_committed)
+		snprintf(committed, sizeof(committed), "%llu", (unsigned long long)s->committed);
+	n = (size_t)snprintf(buf, len,
+		"{\"name\":%s,\"domain\":%s,\"phase\":%s,\"committed_epoch\":%s,"
+		"\"receiving_epoch\":%llu,\"bytes\":%llu,\"records\":%llu,\"acks_sent\":%llu,"
+		"\"acks_dropped\":%llu,\"last_error\":%s,\"target\":%s,\"netbuf\":%s}",
+		name, dom, phase, committed, (unsigned long long)s->epoch_no,
+		(unsigned long long)s->bytes_in, (unsigned long long)s->records,
+		(unsigned long long)s->acks_sent, (unsigned long long)s->acks_dropped, err, tgt, nb);
+	return n < len ? n : (len ? len - 1 : 0);
+}
+
 static int build_doc(struct sb_buf *b)
 {
 	char head[64];
@@ -87,7 +117,7 @@ static int build_doc(struct sb_buf *b)
 	if (sb_buf_append(b, head, strlen(head)))
 		return -1;
 	for (struct sb_rstream *s = sb_rstream_first(); s; s = sb_rstream_next(s)) {
-		char one[8192];
+		char one[16384];
 		size_t n = sb_rstream_status_json(s, one, sizeof(one));
 
 		if ((!first && sb_buf_append(b, ",", 1)) || sb_buf_append(b, one, n))

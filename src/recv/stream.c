@@ -12,13 +12,17 @@
  *
  * Event chains (-> = then, in this order):
  *
- *   start:       sb_rstream_start -> [xl banner] -> read watcher on (io.c)
+ *   start:       sb_rstream_start -> [--netbuf: plugs taken (netout.c); cannot -> FAILED]
+ *                  -> [xl banner] -> read watcher on (io.c)
  *   bytes:       read_cb (io.c) -> heartbeat restarted -> sb_rstream_feed
  *                  -> [--record copy] -> sb_parser_feed -> on_event* -> after the feed:
  *                     error? -> stream_fail; END? -> on_final_end; --until? -> failover
  *   preamble:    on_event(PREAMBLE) -> keep the domain name and config
- *   target:      on_event(LIBXC_HEADER, or any first record/epoch) -> open_target
- *                  -> owner claims the domain -> ops->open -> pending records replayed
+ *                  -> [--netbuf-map: the domain's plugs taken; cannot -> stream error]
+ *   target:      on_event(LIBXC_HEADER, or any first record/epoch) -> sb_rt_ensure
+ *                  (target.c) -> owner claims the domain -> ops->open -> held records
+ *   any record:  on_event(RECORD) -> [--netbuf-map, no preamble: plugs taken]
+ *                  -> first record of epoch n? seal the output so far (netout.c)
  *   initial:     on_event(RECORD) in INITIAL -> ops->initial_record
  *   first ckpt:  on_event(EPOCH_END 0) -> commit_epoch(NULL) -> on_commit hooks
  *                  (release network output) -> ack -> BUFFERING, heartbeat armed
@@ -34,14 +38,18 @@
  *                          -> activate -> report + status -> finish
  *                          (GO missing or wrong -> report 0xFF + GO back -> STOPPED)
  *   failure:     eof | read error | parse error | heartbeat | target error |
+ *                initial timeout (silence before the first commit) |
  *                epoch buffer full | END after checkpoints -> stream_fail:
  *                  committed?  -> failover: partial epoch discarded -> fence_start
- *                                 -> (no fence, or fence exit 0) activate -> finish
+ *                                 -> (no fence, or fence exit 0) activate -> [held
+ *                                    output released or dropped (--netbuf-failover),
+ *                                    then passed through] -> finish
  *                                 -> (fence exit != 0, or fence cannot run) STOPPED -> finish
  *                  no commit   -> FAILED: ops->abort (restore failed, as Xen) -> finish
  *   signal:      sb_rstream_stop -> fence killed -> partial epoch discarded ->
  *                  target closed without activation (or failover with --activate-on-signal)
- *   finish:      reading stops -> target closed -> back channel drained (bounded)
+ *   finish:      reading stops -> plugs closed (what they hold is not released)
+ *                  -> target closed -> back channel drained (bounded)
  *                  -> owner told (sb_rstream_reap, only from top-level callbacks)
  */
 #include <errno.h>
@@ -51,11 +59,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "recv/internal.h"
 #include "standby/records.h"
-#include "util/json.h"
 
 static struct sb_rstream *all_streams;
 
@@ -168,20 +174,13 @@ struct sb_rstream *sb_rstream_new(const struct sb_recv_config *cfg, const char *
 	return s;
 }
 
-static void close_target(struct sb_rstream *s)
-{
-	if (s->target_open) {
-		s->target.ops->close(&s->target);
-		s->target_open = 0;
-	}
-}
-
 void sb_rstream_free(struct sb_rstream *s)
 {
 	if (!s)
 		return;
 	sb_fence_cancel(s);
-	close_target(s);
+	sb_netout_close(s);
+	sb_rt_close(s);
 	sb_io_release(s);
 	if (s->record_fd >= 0)
 		close(s->record_fd);
@@ -205,6 +204,12 @@ struct sb_rstream *sb_rstream_next(struct sb_rstream *s) { return s->next; }
 
 void sb_rstream_start(struct sb_rstream *s)
 {
+	char err[512] = "";
+
+	if (s->cfg.netbuf_n && sb_netout_open(s, err, sizeof(err))) {
+		stream_fail(s, "netbuf", err);
+		return;
+	}
 	if (s->cfg.xl_banner)
 		sb_xl_banner(s);
 	sb_io_start(s);
@@ -223,147 +228,6 @@ int sb_rstream_on_commit(struct sb_rstream *s, sb_commit_hook fn, void *opaque)
 	s->hooks[s->nhooks] = fn;
 	s->hook_opaque[s->nhooks++] = opaque;
 	return 0;
-}
-
-/* ---- the target ---- */
-
-static void pick_domain(struct sb_rstream *s, const char *name)
-{
-	char clean[128];
-
-	if (name && *name) {
-		sb_sanitize_name(name, clean, sizeof(clean));
-		if (clean[0]) {
-			snprintf(s->domain, sizeof(s->domain), "%s", clean);
-			return;
-		}
-	}
-	sb_sanitize_name(s->conn_id, clean, sizeof(clean));
-	snprintf(s->domain, sizeof(s->domain), "%s", clean[0] ? clean : "stream");
-}
-
-static int open_target(struct sb_rstream *s, uint32_t domain_type)
-{
-	const struct sb_target_ops *ops;
-	const char *arg = "";
-	char err[512] = "";
-
-	if (s->target_open)
-		return 0;
-	if (!s->domain[0])
-		pick_domain(s, NULL);
-	if (s->owner.claim_domain && s->owner.claim_domain(s, s->domain, s->owner.opaque)) {
-		s->own_reason = "refused";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED,
-			       "domain '%s' already has a live stream", s->domain);
-		return -1;
-	}
-	ops = sb_target_lookup(s->cfg.target, &arg);
-	if (!ops) {
-		s->own_reason = "target error";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED, "unknown target '%s'",
-			       s->cfg.target);
-		return -1;
-	}
-	free(s->target_arg);
-	if (s->cfg.target_per_domain && arg && *arg) {
-		size_t n = strlen(arg) + strlen(s->domain) + 2;
-
-		if (mkdir(arg, 0700) && errno != EEXIST)        /* the root of per-domain replicas */
-			sb_rlog(s, "cannot create %s: %s", arg, strerror(errno));
-		s->target_arg = malloc(n);
-		if (s->target_arg)
-			snprintf(s->target_arg, n, "%s%s%s", arg,
-				 arg[strlen(arg) - 1] == '/' ? "" : "/", s->domain);
-	} else {
-		s->target_arg = strdup(arg ? arg : "");
-	}
-	if (!s->target_arg)
-		return -1;
-	memset(&s->target, 0, sizeof(s->target));
-	s->target.ops = ops;
-	s->target.info.stream = s->name;
-	s->target.info.domain = s->domain;
-	s->target.info.config_json = s->config_json;
-	s->target.info.domain_type = domain_type;
-	s->target.info.guest_type = s->guest_type;
-	s->target.info.max_memkb = s->max_memkb;
-	s->target.info.max_vcpus = s->max_vcpus;
-	s->target.info.mode = s->cfg.mode;
-	s->target.info.sync = s->cfg.sync;
-	if (ops->open(&s->target, s->target_arg, &s->target.info, err, sizeof(err))) {
-		s->own_reason = "target error";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED, "target %s:%s: %s",
-			       ops->name, s->target_arg, err);
-		return -1;
-	}
-	s->target_open = 1;
-	return 0;
-}
-
-static int target_record(struct sb_rstream *s, const struct sb_record *rec)
-{
-	char err[512] = "";
-
-	if (s->target.ops->initial_record(&s->target, rec, err, sizeof(err))) {
-		s->own_reason = "target error";
-		sb_parser_fail(s->parser, SB_ERR_ABORTED,
-			       "target refused the record at offset %llu: %s",
-			       (unsigned long long)rec->offset, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* Records seen before the target could be opened (LIBXC_CONTEXT): kept small. */
-static int hold_pending(struct sb_rstream *s, const struct sb_record *rec)
-{
-	struct sb_pending_rec *p;
-
-	if (s->npend >= sizeof(s->pend) / sizeof(s->pend[0]) ||
-	    s->pend_bytes.len + rec->length > SB_PENDING_MAX)
-		return open_target(s, 0) ? -1 : target_record(s, rec);
-	p = &s->pend[s->npend++];
-	p->layer = rec->layer;
-	p->type = rec->type;
-	p->length = rec->length;
-	p->offset = rec->offset;
-	p->index = rec->index;
-	p->at = s->pend_bytes.len;
-	if (rec->length && sb_buf_append(&s->pend_bytes, rec->body, rec->length))
-		return -1;
-	return 0;
-}
-
-static int flush_pending(struct sb_rstream *s)
-{
-	for (unsigned i = 0; i < s->npend; i++) {
-		struct sb_record r = { 0 };
-
-		r.layer = s->pend[i].layer;
-		r.type = s->pend[i].type;
-		r.length = s->pend[i].length;
-		r.body = r.length ? s->pend_bytes.data + s->pend[i].at : NULL;
-		r.offset = s->pend[i].offset;
-		r.index = s->pend[i].index;
-		if (target_record(s, &r))
-			return -1;
-	}
-	s->npend = 0;
-	sb_buf_reset(&s->pend_bytes);
-	return 0;
-}
-
-static int ensure_target(struct sb_rstream *s, uint32_t domain_type)
-{
-	if (s->target_open) {
-		if (domain_type)
-			s->target.info.domain_type = domain_type;
-		return 0;
-	}
-	if (open_target(s, domain_type ? domain_type : sb_parser_domain_type(s->parser)))
-		return -1;
-	return flush_pending(s);
 }
 
 /* ---- commits ---- */
@@ -391,10 +255,6 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 	t1 = sb_now_mono();
 	s->has_committed = 1;
 	s->committed = number;
-	if (s->cfg.verbose)
-		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s",
-			(unsigned long long)number, (unsigned long long)pages,
-			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0);
 	/* Output buffered for this epoch may leave now (network hook point). */
 	for (unsigned i = 0; i < s->nhooks; i++)
 		s->hooks[i](s, number, s->hook_opaque[i]);
@@ -402,6 +262,17 @@ static int commit_epoch(struct sb_rstream *s, const struct sb_epoch *ep, uint64_
 		sb_native_ack(s, number);
 	else if (s->cfg.back == SB_BACK_COLO)
 		sb_colo_after_commit(s);
+	/* latencies to the ack written: from the read that brought CHECKPOINT_END's
+	 * last byte, and from the parser handing CHECKPOINT_END out */
+	if (s->cfg.verbose) {
+		double t2 = sb_now_mono();
+
+		sb_rlog(s, "epoch %llu committed: %llu pages, %llu bytes, buffered %.3f s, commit %.3f s, "
+			"read_to_ack_us %.1f, end_to_ack_us %.1f",
+			(unsigned long long)number, (unsigned long long)pages,
+			(unsigned long long)wire_bytes, ci.t_commit - ci.t_first_record, t1 - t0,
+			(t2 - s->t_fed) * 1e6, (t2 - s->t_end_parsed) * 1e6);
+	}
 	s->t_epoch_first = 0;
 	s->epoch_pages = 0;
 	sb_io_heartbeat_arm(s);
@@ -418,7 +289,19 @@ static void keep_preamble(struct sb_rstream *s, const struct sb_event *ev)
 	s->guest_type = ev->u.preamble.guest_type ? strdup(ev->u.preamble.guest_type) : NULL;
 	s->max_memkb = ev->u.preamble.max_memkb;
 	s->max_vcpus = ev->u.preamble.max_vcpus;
-	pick_domain(s, ev->u.preamble.name);
+	sb_rt_pick_domain(s, ev->u.preamble.name);
+}
+
+/* serve --netbuf-map: the stream's plugs, once its domain is known. */
+static int netout_open(struct sb_rstream *s)
+{
+	char err[512] = "";
+
+	if (s->nb_tried || !sb_netout_open(s, err, sizeof(err)))
+		return 0;
+	s->own_reason = "netbuf";
+	sb_parser_fail(s->parser, SB_ERR_ABORTED, "%s", err);
+	return -1;
 }
 
 /* Control records carry no state of their own: they are not held. */
@@ -435,6 +318,9 @@ static int is_control(const struct sb_record *r)
 static int on_record(struct sb_rstream *s, const struct sb_record *rec)
 {
 	s->records++;
+	if (netout_open(s))
+		return SB_CB_ABORT;
+	sb_netout_record(s);            /* the first record of an epoch seals its output */
 	if (rec->layer == SB_LAYER_LIBXC && rec->type == SB_LIBXC_PAGE_DATA)
 		s->epoch_pages += rec->page_count;
 	if (!s->t_epoch_first)
@@ -442,11 +328,11 @@ static int on_record(struct sb_rstream *s, const struct sb_record *rec)
 	if (s->phase == SB_RP_INITIAL) {
 		if (!s->target_open) {
 			if (rec->layer != SB_LAYER_LIBXC)
-				return hold_pending(s, rec) ? SB_CB_ABORT : SB_CB_CONTINUE;
-			if (ensure_target(s, 0))
+				return sb_rt_hold(s, rec) ? SB_CB_ABORT : SB_CB_CONTINUE;
+			if (sb_rt_ensure(s, 0))
 				return SB_CB_ABORT;
 		}
-		return target_record(s, rec) ? SB_CB_ABORT : SB_CB_CONTINUE;
+		return sb_rt_record(s, rec) ? SB_CB_ABORT : SB_CB_CONTINUE;
 	}
 	if (rec->layer == SB_LAYER_LIBXL && rec->type == SB_LIBXL_CHECKPOINT_STATE &&
 	    rec->length >= SB_CHECKPOINT_STATE_LEN &&
@@ -473,7 +359,8 @@ static int on_epoch_end(struct sb_rstream *s, const struct sb_event *ev)
 {
 	uint64_t n = ev->u.epoch.number;
 
-	if (ensure_target(s, 0))
+	s->t_end_parsed = sb_now_mono();
+	if (sb_rt_ensure(s, 0))
 		return SB_CB_ABORT;
 	if (commit_epoch(s, s->phase == SB_RP_INITIAL ? NULL : s->epoch, n,
 			 ev->u.epoch.pages, ev->u.epoch.bytes))
@@ -498,9 +385,9 @@ static int on_event(const struct sb_event *ev, void *opaque)
 		return SB_CB_CONTINUE;
 	case SB_EV_PREAMBLE:
 		keep_preamble(s, ev);
-		return SB_CB_CONTINUE;
+		return netout_open(s) ? SB_CB_ABORT : SB_CB_CONTINUE;
 	case SB_EV_LIBXC_HEADER:
-		return ensure_target(s, ev->u.libxc_hdr.domain_type) ? SB_CB_ABORT : SB_CB_CONTINUE;
+		return sb_rt_ensure(s, ev->u.libxc_hdr.domain_type) ? SB_CB_ABORT : SB_CB_CONTINUE;
 	case SB_EV_RECORD:
 		return on_record(s, &ev->u.rec);
 	case SB_EV_EPOCH_END:
@@ -528,6 +415,7 @@ static void activate(struct sb_rstream *s, const char *reason)
 	} else {
 		sb_rlog(s, "activated epoch %llu (%s)", (unsigned long long)s->committed, reason);
 		s->phase = SB_RP_ACTIVATED;
+		sb_netout_activated(s);
 	}
 	if (s->cfg.back == SB_BACK_XL_PLAIN && s->go_len == SB_XL_GO_LEN)
 		sb_xl_report(s, rc ? 3 : 0);    /* ERROR_FAIL as xl reports it */
@@ -613,7 +501,8 @@ static void finish(struct sb_rstream *s)
 {
 	sb_io_stop_reading(s);
 	sb_io_heartbeat_stop(s);
-	close_target(s);
+	sb_netout_close(s);
+	sb_rt_close(s);
 	s->finished = 1;
 	sb_io_finish(s);
 }
@@ -643,7 +532,8 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 		return;
 	}
 	/* A plain stream: complete migration. Commit epoch 0. */
-	if (ensure_target(s, 0) ||
+	s->t_end_parsed = sb_now_mono();
+	if (sb_rt_ensure(s, 0) ||
 	    commit_epoch(s, NULL, 0, s->epoch_pages, sb_parser_offset(s->parser))) {
 		stream_fail(s, s->own_reason ? s->own_reason : "target error",
 			    sb_parser_error(s->parser)->msg);
@@ -667,29 +557,64 @@ static void on_final_end(struct sb_rstream *s, const uint8_t *rest, size_t restl
 
 /* ---- engine inputs ---- */
 
+static void record_bytes(struct sb_rstream *s, const uint8_t *p, size_t left)
+{
+	while (s->record_fd >= 0 && left) {
+		ssize_t w = write(s->record_fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
+			close(s->record_fd);
+			s->record_fd = -1;
+			break;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+}
+
+/* Reading in place (io.c): while the parser assembles a large record body,
+ * the read goes straight into its buffer, one copy less. */
+size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || s->phase == SB_RP_WAIT_GO)
+		return 0;
+	return sb_parser_body_room(s->parser, where);
+}
+
+/* n bytes were read to where sb_rstream_direct_room() said: as sb_rstream_feed(). */
+void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n)
+{
+	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !n)
+		return;
+	s->bytes_in += n;
+	s->t_fed = sb_now_mono();
+	record_bytes(s, where, n);
+	if (sb_parser_feed_in_place(s->parser, n) < 0) {
+		stream_fail(s, s->own_reason ? s->own_reason : "parse error",
+			    sb_parser_error(s->parser)->msg);
+		return;
+	}
+	if (s->stop_until) {
+		char d[96];
+
+		snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
+			 (unsigned long long)s->committed);
+		stream_fail(s, "until-epoch", d);
+		return;
+	}
+	if (s->saw_end)
+		on_final_end(s, NULL, 0);
+}
+
 void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
 {
 	if (s->finished || terminal(s) || s->phase == SB_RP_FENCING || !len)
 		return;
 	s->bytes_in += len;
-	if (s->record_fd >= 0) {
-		const uint8_t *p = buf;
-		size_t left = len;
-
-		while (left) {
-			ssize_t w = write(s->record_fd, p, left);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				sb_rlog(s, "--record: write failed (%s); recording stopped", strerror(errno));
-				close(s->record_fd);
-				s->record_fd = -1;
-				break;
-			}
-			p += w;
-			left -= (size_t)w;
-		}
-	}
+	s->t_fed = sb_now_mono();
+	record_bytes(s, buf, len);
 	if (s->phase == SB_RP_WAIT_GO) {
 		go_input(s, buf, len);
 		return;
@@ -759,6 +684,12 @@ void sb_rstream_heartbeat_expired(struct sb_rstream *s)
 {
 	char d[160];
 
+	if (!s->has_committed) {
+		snprintf(d, sizeof(d), "no data for %u ms before the first commit (offset %llu)",
+			 s->cfg.initial_timeout_ms, (unsigned long long)s->bytes_in);
+		stream_fail(s, "initial timeout", d);
+		return;
+	}
 	snprintf(d, sizeof(d), "no data for %u ms (offset %llu, epoch %llu in progress)",
 		 s->cfg.heartbeat_ms, (unsigned long long)s->bytes_in,
 		 (unsigned long long)s->epoch_no);
@@ -812,31 +743,4 @@ uint64_t sb_rstream_acks_dropped(const struct sb_rstream *s) { return s->acks_dr
 int sb_rstream_exit_status(const struct sb_rstream *s)
 {
 	return s->phase == SB_RP_ACTIVATED ? 0 : 1;
-}
-
-size_t sb_rstream_status_json(struct sb_rstream *s, char *buf, size_t len)
-{
-	char name[256], dom[300], err[1400], phase[32];
-	char tgt[2048] = "null", committed[32] = "null";
-	size_t n;
-
-	sb_json_escape(name, sizeof(name), s->name);
-	sb_json_escape(dom, sizeof(dom), s->domain[0] ? s->domain : NULL);
-	sb_json_escape(err, sizeof(err), s->last_error[0] ? s->last_error : NULL);
-	sb_json_escape(phase, sizeof(phase), sb_rphase_name(s->phase));
-	if (s->target_open && s->target.ops->status_json &&
-	    s->target.ops->status_json(&s->target, tgt, sizeof(tgt)) < 0)
-		snprintf(tgt, sizeof(tgt), "null");
-	if (!tgt[0])
-		snprintf(tgt, sizeof(tgt), "null");
-	if (s->has_committed)
-		snprintf(committed, sizeof(committed), "%llu", (unsigned long long)s->committed);
-	n = (size_t)snprintf(buf, len,
-		"{\"name\":%s,\"domain\":%s,\"phase\":%s,\"committed_epoch\":%s,"
-		"\"receiving_epoch\":%llu,\"bytes\":%llu,\"records\":%llu,\"acks_sent\":%llu,"
-		"\"acks_dropped\":%llu,\"last_error\":%s,\"target\":%s}",
-		name, dom, phase, committed, (unsigned long long)s->epoch_no,
-		(unsigned long long)s->bytes_in, (unsigned long long)s->records,
-		(unsigned long long)s->acks_sent, (unsigned long long)s->acks_dropped, err, tgt);
-	return n < len ? n : (len ? len - 1 : 0);
 }

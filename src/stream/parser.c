@@ -427,6 +427,43 @@ ssize_t sb_parser_feed(struct sb_parser *p, const uint8_t *buf, size_t len)
 	return (ssize_t)pos;
 }
 
+/* ---- in-place input: the caller reads into rbuf (see parser.h) ---- */
+
+size_t sb_parser_body_room(struct sb_parser *p, uint8_t **where)
+{
+	if (p->state != PS_REC_BODY || p->pending)
+		return 0;
+	if (p->rfill == 0 && p->rcap < p->body_need) {
+		free(p->rbuf);
+		p->rcap = 0;
+		p->rbuf = malloc(p->body_need);
+		if (!p->rbuf)
+			return 0;
+		p->rcap = p->body_need;
+	}
+	*where = p->rbuf + p->rfill;
+	return p->body_need - p->rfill;
+}
+
+ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n)
+{
+	if (p->state == PS_ERROR)
+		return -1;
+	if (p->state != PS_REC_BODY || p->pending || !p->rbuf || p->rcap < p->body_need ||
+	    n > p->body_need - p->rfill) {
+		sb__fail(p, SB_ERR_ABORTED, p->offset,
+			 "%zu bytes fed in place where no record body was being assembled", n);
+		return -1;
+	}
+	p->rfill += n;
+	p->offset += n;
+	if (p->rfill < p->body_need)
+		return (ssize_t)n;
+	p->rfill = 0;
+	p->rec.body = p->rbuf;
+	return process_record(p) == STEP_ERR ? -1 : (ssize_t)n;
+}
+
 static const char *expected_record(const struct sb_parser *p)
 {
 	switch (p->where) {

@@ -75,5 +75,52 @@ else
 	echo "skip  setup with an ifb device: this kernel cannot create one"
 fi
 
+# ---- the receiver's --netbuf (receive) and --netbuf-map (serve): the plug
+# cannot be made, so the stream fails cleanly: the module's message, a
+# non-zero exit, and no replica claimed.
+R=$TESTTMP/netbuf-recv; rm -rf "$R"; mkdir -p "$R"
+out=$("${NS[@]}" "$S" receive --netbuf lo --target "image:$R/r" < /dev/null 2>&1); rc=$?
+if [ $rc = 1 ] && grep -qF "restore failed: netbuf: lo: cannot create a plug qdisc: the kernel has no 'plug' qdisc" <<< "$out" &&
+   [ ! -e "$R/r" ]; then ok "receive --netbuf lo: module's error, exit 1, no replica"
+else bad "receive --netbuf lo (exit $rc, replica $(ls "$R" 2>&1)): $out"; fi
+# A real stream behind it: the receiver gives up before reading anything.
+out=$("${NS[@]}" "$S" primary --mode remus --epochs 3 --interval 0 --memory 256K \
+	--exec "$S receive -v --heartbeat-ms 0 --netbuf lo --target image:$R/p" 2>&1); rc=$?
+if [ $rc != 0 ] && grep -qF "the kernel has no 'plug' qdisc" <<< "$out" && ! grep -q " committed:" <<< "$out" &&
+   [ ! -e "$R/p" ]; then ok "primary | receive --netbuf lo: fails, nothing committed, no replica"
+else bad "primary | receive --netbuf lo (exit $rc, replica $(ls "$R" 2>&1)): $out"; fi
+expect_fail "receive: --netbuf nosuch0" 1 "nosuch0: no such network interface" \
+	"${NS[@]}" "$S" receive --netbuf nosuch0 --target "image:$R/n"
+[ ! -e "$R/n" ] && ok "receive --netbuf nosuch0: no replica" || bad "receive --netbuf nosuch0 made $R/n"
+expect_fail "receive: --netbuf twice" 2 "bad --netbuf 'lo'" "$S" receive --netbuf lo --netbuf lo
+expect_fail "receive: --netbuf-limit without --netbuf" 2 "need --netbuf IFACE" "$S" receive --netbuf-limit 1M
+expect_fail "receive: bad --netbuf-failover" 2 "bad --netbuf-failover 'hold' (release or drop)" \
+	"$S" receive --netbuf lo --netbuf-failover hold
+expect_fail "receive: --netbuf-limit 0" 2 "bad --netbuf-limit '0'" "$S" receive --netbuf lo --netbuf-limit 0
+expect_fail "serve: --netbuf refused, --netbuf-map named" 2 "use --netbuf-map NAME=IFACE" \
+	"$S" serve --listen "unix:$R/sock" --target "image:$R/root" --netbuf lo
+expect_fail "serve: one interface mapped twice" 2 "interface lo is mapped already" \
+	"$S" serve --listen "unix:$R/sock" --netbuf-map a=lo --netbuf-map b=lo
+expect_fail "serve: bad --netbuf-map" 2 "bad --netbuf-map 'lo'" \
+	"$S" serve --listen "unix:$R/sock" --netbuf-map lo
+out=$("$S" receive --help); grep -q -- "--netbuf IFACE" <<< "$out" && grep -q -- "--netbuf-failover" <<< "$out" &&
+	ok "receive --help lists --netbuf" || bad "receive --help lacks --netbuf"
+# serve --netbuf-map: the mapped domain's stream fails (no plug), the
+# unmapped one is received and activated as ever.
+"${NS[@]}" "$S" serve --xl --listen "unix:$R/sock" --target "image:$R/root" --heartbeat-ms 0 \
+	--netbuf-map mapped=lo 2> "$R/serve.log" & spid=$!
+for _ in $(seq 100); do grep -q "listening on" "$R/serve.log" && break; sleep 0.1; done
+"$S" primary --xl --name mapped --mode remus --epochs 3 --interval 0 --memory 256K --to "unix:$R/sock" \
+	> "$R/p1.log" 2>&1; rc1=$?
+"$S" primary --xl --name free --mode remus --epochs 3 --interval 0 --memory 256K --to "unix:$R/sock" \
+	> "$R/p2.log" 2>&1; rc2=$?
+for _ in $(seq 100); do grep -q "(free): activated" "$R/serve.log" && grep -q "(mapped): restore failed" "$R/serve.log" && break; sleep 0.1; done
+kill "$spid"; wait "$spid"
+if grep -F "(mapped): restore failed: netbuf: " "$R/serve.log" |
+	grep -qF "lo: cannot create a plug qdisc: the kernel has no 'plug' qdisc" &&
+   [ ! -e "$R/root/mapped" ] && grep -q "(free): activated epoch 2" "$R/serve.log" && [ -d "$R/root/free" ]; then
+	ok "serve --netbuf-map mapped=lo: that stream fails with the module's error, no replica; an unmapped one is activated"
+else bad "serve --netbuf-map (primaries exit $rc1 $rc2; root: $(ls "$R/root" 2>&1)): $(cat "$R/serve.log" "$R/p1.log")"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

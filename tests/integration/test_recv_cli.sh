@@ -28,7 +28,7 @@ done
 
 echo "== unix socket 0600, status JSON, SIGTERM without activation"
 umask 022
-start_serve $T/serve.log --listen unix:$T/sock --xl --target image:$T/root --status-socket $T/st
+start_serve $T/serve.log --listen unix:$T/sock --xl --heartbeat-ms 0 --target image:$T/root --status-socket $T/st
 [ "$(stat -c %a $T/sock)" = 600 ] || die "socket mode $(stat -c %a $T/sock)"
 [ "$(stat -c %a $T/st)" = 600 ] || die "status socket mode $(stat -c %a $T/st)"
 if "$STANDBY" primary --help >/dev/null 2>&1; then
@@ -106,4 +106,16 @@ s.recv(1)
 	wait_for "grep -q 'tcp:1.*restore failed' $T/tcp6.log" 5 || die "allowed IPv6 peer not served: $(cat $T/tcp6.log)"
 	stop_serve
 fi
+echo "== --max-streams: one more connection is refused, the live one unharmed"
+start_serve $T/max.log --listen unix:$T/msock --max-streams 1 --target image:$T/max
+python3 - $T/msock <<'PY' || die "--max-streams"
+import socket, sys, time
+a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
+time.sleep(0.3)
+b = socket.socket(socket.AF_UNIX); b.connect(sys.argv[1]); b.settimeout(3)
+assert b.recv(1) == b"", "second connection not closed"
+a.sendall(b"x")                      # the first is still served (and fails on garbage later)
+PY
+wait_for "grep -q 'refused: 1 streams already (--max-streams)' $T/max.log" 5 || die "no --max-streams refusal: $(cat $T/max.log)"
+stop_serve
 echo "cli passed"

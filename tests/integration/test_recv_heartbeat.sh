@@ -49,4 +49,16 @@ echo "== --heartbeat-ms 0: a 1.5 s stall is waited out"
 	--exec "$STANDBY receive --heartbeat-ms 0 --target image:$T/r4 2>$T/log4" || die "primary (hb off)"
 grep -q "heartbeat" $T/log4 && die "failover with heartbeat off"
 check_replica $T/r4 $T/e4 3
+echo "== serve --initial-timeout-ms: a stream silent before its first commit is dropped, its domain freed"
+start_serve $T/serve.log --listen unix:$T/sock --xl --initial-timeout-ms 500 --target image:$T/root
+"$STANDBY" primary --xl --name quiet $P --epochs 3 --interval 0 --stall-ms 20000 --stall-in-epoch 0 --stall-at mid-pages \
+	--to unix:$T/sock 2>/dev/null &
+qp=$!
+wait_for "grep -q '(quiet): restore failed: initial timeout: no data for 500 ms before the first commit' $T/serve.log" 5 ||
+	die "no initial timeout: $(cat $T/serve.log)"
+"$STANDBY" primary --xl --name quiet $P --epochs 3 --interval 0 --expect $T/e5 --to unix:$T/sock || die "second stream for the freed domain"
+wait_for "grep -q '(quiet): activated epoch 2' $T/serve.log" 10 || die "second stream not served: $(cat $T/serve.log)"
+check_replica $T/root/quiet $T/e5 2
+kill $qp 2>/dev/null; wait $qp 2>/dev/null
+stop_serve
 echo "heartbeat passed"

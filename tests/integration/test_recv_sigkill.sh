@@ -38,6 +38,32 @@ for i in $(seq 12); do
 done
 [ $committed_runs -ge 6 ] || die "only $committed_runs of 12 kills hit after the first commit"
 
+# SIGKILL of serve while four streams commit at once: every replica consistent
+# (and the next serve starts over the stale socket the killed one left)
+for round in 1 2 3; do
+	root=$T/serve-$round
+	start_serve $T/serve-$round.log --listen unix:$T/sock --xl --target image:$root
+	pids=()
+	for d in 1 2 3 4; do
+		"$STANDBY" primary --xl --name d$d --seed $((round * 10 + d)) --mode remus --epochs 400 --memory 2M --dirty 40% \
+			--interval 0 --expect $T/se-$round-$d --to unix:$T/sock --quiet 2>/dev/null &
+		pids+=($!)
+	done
+	sleep "0.$((RANDOM % 7 + 3))"
+	kill -KILL $SERVE_PID; wait $SERVE_PID 2>/dev/null; SERVE_PID=
+	for p in "${pids[@]}"; do wait $p 2>/dev/null; done
+	for d in 1 2 3 4; do
+		[ -d $root/d$d ] || continue
+		"$STANDBY" verify $root/d$d --expect $T/se-$round-$d >$T/sv 2>&1
+		rc=$?
+		if [ $rc -eq 0 ]; then
+			echo "serve round $round, d$d: consistent at epoch $(manifest_field $root/d$d committed_epoch)"
+		elif [ $rc -ne 1 ] || [ "$(manifest_field $root/d$d committed_epoch)" != none ]; then
+			cat $T/sv; die "serve round $round, d$d: verify exit $rc"
+		fi
+	done
+done
+
 # the killed replica is reusable: a new stream into it
 "$STANDBY" primary --mode remus --epochs 3 --memory 4M --interval 0 --seed 99 --expect $T/enew \
 	--exec "$STANDBY receive --target image:$T/r1 2>$T/lognew" --quiet || die "new stream into a killed replica"

@@ -478,7 +478,7 @@ static void test_initial_then_commits(void **state)
 	assert_true(man.activated);
 	assert_string_equal(man.activation_reason, "eof");
 	assert_int_equal(man.activation_epoch, 5);
-	assert_string_equal(man.memory_digest, mem);
+	assert_int_equal(man.memory_digest[0], 0);   /* not computed at activation: verify does it */
 	sb_buf_free(&m->state);
 	free(m);
 

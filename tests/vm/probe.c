@@ -13,6 +13,17 @@
  *       line each as they arrive, until killed.  The ARP socket is bound to
  *       ETH_P_ARP, so it sees frames after the ingress hook (a redirected
  *       frame is seen once, when it comes back from the IFB), not before.
+ *   probe pace DST INTERVAL_MS LOG
+ *       Sends UDPv4 probes 1, 2, ... to DST, one every INTERVAL_MS, until killed,
+ *       and prints "sent SEQ C A C2 A2" for each: the state of the receiver's log
+ *       LOG read just before (C, A) and just after (C2, A2) the sendto():
+ *       C = lines with "committed, releasing" (the receiver's -v line written
+ *       just before it releases epoch C-1's output), A = 1 once a
+ *       line has "activated epoch", 2 once one has "traffic passes through"
+ *       (the receiver's netbuf failover is done).
+ *
+ * With PROBE_LOG=LOG in its environment, `recv` appends " C A" (the log's
+ * state when the probe was received) to each line.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -132,6 +143,53 @@ static int send_probes(char **argv, int argc)
 	return 0;
 }
 
+/* The receiver's -v log: commits so far, and whether it activated. */
+static void log_state(const char *path, unsigned *commits, int *activated)
+{
+	char line[2048];
+	FILE *f = fopen(path, "r");
+
+	*commits = 0;
+	*activated = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "committed, releasing"))
+			(*commits)++;
+		if (strstr(line, "activated epoch") && !*activated)
+			*activated = 1;
+		if (strstr(line, "traffic passes through"))
+			*activated = 2;
+	}
+	fclose(f);
+}
+
+static _Noreturn void pace(const char *dst, unsigned interval_ms, const char *log)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	char buf[64];
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (s < 0)
+		die("socket");
+	if (inet_pton(AF_INET, dst, &a4.sin_addr) != 1)
+		die("bad IPv4 address");
+	for (unsigned seq = 1;; seq++) {
+		unsigned c, c2;
+		int a, a2;
+
+		memset(buf, 0, sizeof(buf));
+		snprintf(buf, sizeof(buf), MAGIC "udp4 %u", seq);
+		log_state(log, &c, &a);
+		if (sendto(s, buf, sizeof(buf), 0, (struct sockaddr *)&a4, sizeof(a4)) < 0)
+			die("sendto");
+		log_state(log, &c2, &a2);
+		printf("sent %u %u %d %u %d\n", seq, c, a, c2, a2);
+		fflush(stdout);
+		usleep(interval_ms * 1000u);
+	}
+}
+
 static void report(const unsigned char *p, size_t n)
 {
 	char kind[8];
@@ -144,7 +202,15 @@ static void report(const unsigned char *p, size_t n)
 	text[n] = 0;
 	if (strncmp(text, MAGIC, strlen(MAGIC)) || sscanf(text + strlen(MAGIC), "%7s %u", kind, &seq) != 2)
 		return;
-	printf("%s %u\n", kind, seq);
+	if (getenv("PROBE_LOG")) {
+		unsigned c;
+		int a;
+
+		log_state(getenv("PROBE_LOG"), &c, &a);
+		printf("%s %u %u %d\n", kind, seq, c, a);
+	} else {
+		printf("%s %u\n", kind, seq);
+	}
 	fflush(stdout);
 }
 
@@ -201,6 +267,8 @@ int main(int argc, char **argv)
 		return send_probes(argv, argc);
 	if (argc == 3 && !strcmp(argv[1], "recv"))
 		recv_probes(argv[2]);
-	fprintf(stderr, "usage: probe send IFACE FIRST COUNT SIZE udp4|udp6|arp=DST... | probe recv IFACE\n");
+	if (argc == 5 && !strcmp(argv[1], "pace"))
+		pace(argv[2], (unsigned)atoi(argv[3]), argv[4]);
+	fprintf(stderr, "usage: probe send IFACE FIRST COUNT SIZE udp4|udp6|arp=DST... | probe recv IFACE | probe pace DST MS LOG\n");
 	return 2;
 }

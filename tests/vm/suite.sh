@@ -287,9 +287,73 @@ t_ifb() {
 	rx_stop; guest_down
 }
 
+
+# ---- the receiver with --netbuf, end to end.  `standby primary` streams 8
+# Remus epochs into `standby receive -v --netbuf veth0`; it stalls 1.5 s in the
+# middle of epoch 7's pages, then crashes before its CHECKPOINT_END (so epoch 7
+# never commits: failover activates epoch 6).  Meanwhile `probe pace` sends
+# numbered packets through veth0 every 20 ms, noting for each the receiver's
+# log just before and just after the send (C = epochs committed, counted from
+# the receiver's "netbuf: epoch N committed, releasing its output" lines,
+# written after the target's commit and before the release; A = 1 once
+# activated, 2 once the netbuf failover is done);
+# the sink notes the log when each packet arrives.  Only orderings are asserted.
+#   sent: "sent SEQ C A C2 A2"    rx: "udp4 SEQ C A"
+t_receiver() {   # release|drop
+	local how=$1 log=$T/recv-$1.log sent=$T/sent-$1 img=$T/img-$1 ppid spid rc
+	echo "-- receive --netbuf veth0 --netbuf-failover $how: output leaves only after its epoch commits"
+	veth_up
+	: > "$log"
+	PROBE_LOG=$log rx_start peer veth1 || { veth_down; return; }
+	"$STANDBY" primary --mode remus --epochs 8 --interval 300 --memory 1M \
+		--stall-ms 1500 --stall-in-epoch 7 --stall-at mid-pages \
+		--crash-in-epoch 7 --crash-at before-checkpoint-end \
+		--exec "$STANDBY receive -v --heartbeat-ms 0 --netbuf veth0 --netbuf-failover $how --target image:$img" \
+		2>> "$log" & ppid=$!
+	for _ in $(seq 100); do grep -q "netbuf: holding" "$log" && break; sleep 0.1; done
+	check "the receiver took veth0's plug" eval '[ "$(root_qdisc veth0)" = plug ]'
+	"$PROBE" pace 10.99.0.2 20 "$log" > "$sent" & spid=$!
+	wait "$ppid"; rc=$?
+	check "primary: crashed in epoch 7 as asked (exit 0)" [ "$rc" = 0 ]
+	sleep 1                   # pass-through after failover
+	kill "$spid"; wait "$spid" 2>/dev/null
+	sleep 1; rx_stop
+	check "failover activated epoch 6" grep -q "activated epoch 6 (eof)" "$log"
+	check "the plug standby created is gone" [ "$(root_qdisc veth0)" != plug ]
+	awk -v how="$how" '
+		FNR == NR { if ($1 == "sent") { c[$2] = $3; a[$2] = $4; c2[$2] = $5; a2[$2] = $6; n++ }; next }
+		$1 == "udp4" {
+			got[$2] = 1; nr++
+			if ($2 <= last) { print "      out of order: " $2 " after " last; bad++ }
+			last = $2
+			# sent while epoch c[] was in progress: released by its commit at the earliest
+			if (!$4 && $3 < c[$2] + 1) { printf "      packet %d sent in epoch %d left before that epoch committed (log had %d commits)\n", $2, c[$2], $3; bad++ }
+			if (!$4) bycommit++
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				if (!a2[i]) before++
+				if (!a2[i] && c[i] >= 7) lost++          # uncommitted at failover
+				if (how == "release" && !got[i]) { printf "      packet %d never arrived\n", i; bad++ }
+				if (how == "drop") {
+					if (!a2[i] && c[i] >= 7 && got[i]) { printf "      packet %d (uncommitted epoch %d) arrived after failover drop\n", i, c[i]; bad++ }
+					if ((c2[i] <= 5 || a[i] == 2) && !got[i]) { printf "      packet %d (committed or after failover) never arrived\n", i; bad++ }
+				}
+			}
+			printf "      %d sent (%d before failover, %d of them uncommitted at failover), %d received (%d released by a commit)\n", n, before, lost, nr, bycommit
+			if (before < 10) { print "      too few packets before failover: proves nothing"; bad++ }
+			if (lost < 1) { print "      no packet was held at failover: proves nothing"; bad++ }
+			if (bycommit < 1) { print "      no packet was released by a commit"; bad++ }
+			exit bad > 0
+		}' "$sent" "$RX"
+	check "packets leave only after their epoch commits, in order; failover $how" [ $? = 0 ]
+	check "the receiver logged the failover choice" grep -q "netbuf: failover: $([ "$how" = drop ] && echo dropping || echo releasing)" "$log"
+	veth_down
+}
+
 echo "netbuf VM suite on $(uname -r)"
-for t in t_epochs_veth t_failover t_adopt_and_errors t_ifb; do
-	"$t"
+for t in t_epochs_veth t_failover t_adopt_and_errors t_ifb "t_receiver release" "t_receiver drop"; do
+	$t
 done
 rm -rf "$T"
 echo "$pass passed, $fail failed"

@@ -1,0 +1,183 @@
+/*
+ * test_parser_inplace.c - input read in place (sb_parser_body_room /
+ * sb_parser_feed_in_place) gives the same events as sb_parser_feed: Remus HVM
+ * and PV streams with large PAGE_DATA records, read the way the receiver
+ * reads a socket (random chunk sizes; in place whenever a body is being
+ * assembled), with and without the callback pausing after every event; a
+ * stream cut inside a body read in place is truncated there; feeding in
+ * place where no body is being assembled is an error.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "streamgen.h"
+
+struct run {
+	int rc;                 /* finish(), or -1 when a feed failed */
+	size_t in_place;        /* bytes handed over with feed_in_place */
+	struct sb_error err;
+};
+
+/* Read data[0..len) as a receiver would: chunks of 1..max bytes, in place
+ * whenever the parser assembles a body. */
+static struct run read_like_socket(const uint8_t *data, size_t len, size_t max, uint64_t seed,
+				   struct sg_trace *t)
+{
+	struct sb_parser_config cfg = { .name = "t", .cb = sg_trace_cb, .opaque = t };
+	struct sb_parser *p = sb_parser_new(&cfg);
+	struct run r = { 0 };
+	size_t pos = 0;
+
+	assert_non_null(p);
+	while (pos < len && !t->got_end) {
+		size_t want = 1 + sg_rand(&seed) % max;
+		uint8_t *where = NULL;
+		size_t room = sb_parser_body_room(p, &where);
+		ssize_t n;
+
+		if (want > len - pos)
+			want = len - pos;
+		if (room) {
+			if (want > room)
+				want = room;
+			memcpy(where, data + pos, want);       /* the read() */
+			n = sb_parser_feed_in_place(p, want);
+			if (n >= 0) {
+				assert_int_equal(n, want);
+				r.in_place += want;
+			}
+		} else {
+			n = sb_parser_feed(p, data + pos, want);
+		}
+		if (n < 0) {
+			r.rc = -1;
+			r.err = *sb_parser_error(p);
+			sb_parser_free(p);
+			return r;
+		}
+		pos += (size_t)n;
+	}
+	r.rc = sb_parser_finish(p);
+	if (r.rc < 0)
+		r.err = *sb_parser_error(p);
+	sb_parser_free(p);
+	return r;
+}
+
+static void same_events(const struct sg_opts *o)
+{
+	struct sb_buf b;
+	struct sg_trace ref;
+	struct sb_error err;
+	size_t consumed;
+	int ref_rc;
+
+	sb_buf_init(&b);
+	assert_int_equal(sg_stream(&b, o), 0);
+	sg_trace_init(&ref);
+	ref_rc = sg_parse(b.data, b.len, NULL, 0, NULL, &ref, &err, &consumed);
+	assert_true(ref_rc >= 0);
+	for (int k = 0; k < 40; k++) {
+		struct sg_trace t;
+		struct run r;
+		long d;
+
+		sg_trace_init(&t);
+		t.pause_every = k & 1;
+		r = read_like_socket(b.data, b.len, k < 20 ? 65536 : 4096, 1000 + k, &t);
+		if (r.rc != ref_rc)
+			fail_msg("run %d: rc %d, expected %d (%s)", k, r.rc, ref_rc, r.err.msg);
+		d = sg_trace_diff(&ref, &t);
+		if (d >= 0)
+			fail_msg("run %d: event %ld differs (%zu vs %zu events)", k, d, ref.n, t.n);
+		/* most page bytes went in place */
+		if (r.in_place < b.len / 2)
+			fail_msg("run %d: only %zu of %zu bytes in place", k, r.in_place, b.len);
+		sg_trace_free(&t);
+	}
+	sg_trace_free(&ref);
+	sb_buf_free(&b);
+}
+
+static void test_hvm_remus(void **state)
+{
+	struct sg_opts o = { .dom = SB_DOM_HVM, .checkpoints = 4, .pages = 63 };
+
+	(void)state;
+	same_events(&o);
+}
+
+static void test_pv_remus(void **state)
+{
+	struct sg_opts o = { .dom = SB_DOM_PV, .checkpoints = 3, .pages = 63 };
+
+	(void)state;
+	same_events(&o);
+}
+
+/* The stream ends inside a body being read in place: truncated, at that offset. */
+static void test_cut_in_place(void **state)
+{
+	struct sg_opts o = { .dom = SB_DOM_HVM, .checkpoints = 2, .pages = 63 };
+	struct sb_buf b;
+	struct sg_trace ref, t;
+	struct sb_error err;
+	struct run r;
+	size_t cut = 0, consumed;
+
+	(void)state;
+	sb_buf_init(&b);
+	assert_int_equal(sg_stream(&b, &o), 0);
+	sg_trace_init(&ref);
+	assert_true(sg_parse(b.data, b.len, NULL, 0, NULL, &ref, &err, &consumed) >= 0);
+	for (size_t i = 0; i < ref.n && !cut; i++)      /* half-way through epoch 0's pages */
+		if (ref.ev[i].kind == SB_EV_RECORD && ref.ev[i].layer == SB_LAYER_LIBXC &&
+		    ref.ev[i].type == SB_LIBXC_PAGE_DATA)
+			cut = ref.ev[i].offset + 8 + ref.ev[i].length / 2;
+	sg_trace_free(&ref);
+	assert_true(cut > 0);
+	sg_trace_init(&t);
+	r = read_like_socket(b.data, cut, 8192, 7, &t);
+	assert_int_equal(r.rc, -1);
+	assert_int_equal(r.err.code, SB_ERR_TRUNCATED);
+	if (!strstr(r.err.msg, "PAGE_DATA"))
+		fail_msg("truncation message does not name the record: [%s]", r.err.msg);
+	assert_true(r.in_place > 0);
+	assert_int_equal(sg_trace_count(&t, SB_EV_EPOCH_END), 0);
+	sg_trace_free(&t);
+	sb_buf_free(&b);
+}
+
+static void test_in_place_without_body(void **state)
+{
+	struct sg_trace t;
+	struct sb_parser_config cfg = { .name = "t", .cb = sg_trace_cb, .opaque = &t };
+	struct sb_parser *p;
+	uint8_t *where = NULL;
+
+	(void)state;
+	sg_trace_init(&t);
+	p = sb_parser_new(&cfg);
+	assert_non_null(p);
+	assert_int_equal(sb_parser_body_room(p, &where), 0);
+	assert_int_equal(sb_parser_feed_in_place(p, 8), -1);
+	assert_int_equal(sb_parser_error(p)->code, SB_ERR_ABORTED);
+	assert_int_equal(sb_parser_feed(p, (const uint8_t *)"x", 1), -1);
+	sb_parser_free(p);
+	sg_trace_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hvm_remus),
+		cmocka_unit_test(test_pv_remus),
+		cmocka_unit_test(test_cut_in_place),
+		cmocka_unit_test(test_in_place_without_body),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

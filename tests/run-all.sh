@@ -52,8 +52,10 @@ run_integration() {  # binary tag
 		name=$(basename "$t" .sh)
 		selected "$name" || continue
 		local tmp; tmp=$(mktemp -d /tmp/standby-test.XXXXXX)
+		# a test may ask for more than 900 s with a '# timeout: N' line near its top
+		local limit; limit=$(sed -n '1,5s/^# timeout: \([0-9]*\)$/\1/p' "$t" | head -1)
 		run_one "$tag/$name" env STANDBY="$SRCDIR/$bin" TESTTMP="$tmp" SHARED="$SHARED" \
-			SRCDIR="$SRCDIR" timeout 900 bash "$t"
+			SRCDIR="$SRCDIR" timeout "${limit:-900}" bash "$t"
 		rm -rf "$tmp"
 	done
 }

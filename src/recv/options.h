@@ -34,7 +34,8 @@ enum {
 	{ "help", no_argument, NULL, 'h' }
 
 #define SB_RECV_COMMON_HELP \
-	"  --target T             where replicas go: image:DIR, null\n" \
+	"  --target T             where replicas go: image:DIR, null, xen[:OPTIONS]\n" \
+	"                         (xen options: docs/xen-target.md)\n" \
 	"  --max-epoch-bytes N    bound on one buffered epoch (K/M/G suffixes; default 1G);\n" \
 	"                         going past it is a stream error\n" \
 	"  --fence CMD            run `sh -c CMD` before a failover activates the replica;\n" \

@@ -60,7 +60,8 @@ static int open_target(struct sb_rstream *s, uint32_t domain_type)
 		return -1;
 	}
 	free(s->target_arg);
-	if (s->cfg.target_per_domain && arg && *arg) {
+	/* a root of per-domain replicas: only the image target keeps one directory per domain */
+	if (s->cfg.target_per_domain && ops == &sb_target_image && arg && *arg) {
 		size_t n = strlen(arg) + strlen(s->domain) + 2;
 
 		if (mkdir(arg, 0700) && errno != EEXIST)        /* the root of per-domain replicas */

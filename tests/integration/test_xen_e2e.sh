@@ -1,4 +1,5 @@
 #!/bin/bash
+# timeout: 2100
 # test_xen_e2e.sh - standby against real Xen 4.17 (tests/xen/run.sh): xl remus
 # into standby, failover, a cut inside an epoch, a cut before the first
 # checkpoint, and replay of an xl save file, in dom0 of a Xen booted in QEMU.
@@ -18,7 +19,17 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 		echo "qemu-system-x86_64 missing and not installable (apt-get failed)"; exit 77
 	fi
 fi
-export XEN_OUT="$TESTTMP/xen"
 export XEN_VM_TIMEOUT=${XEN_VM_TIMEOUT:-720}
 export STANDBY
-exec timeout $((XEN_VM_TIMEOUT + 150)) "$SRCDIR/tests/xen/run.sh"
+# The dom0 under QEMU TCG is not fully reliable (docs/xen-target.md: unrelated
+# processes such as bash or xl occasionally segfault in libc). A failed run is
+# therefore tried once more, in a fresh VM; the first run's output is kept and
+# its result lines are printed, so a real regression (failing twice) still fails.
+for attempt in 1 2; do
+	export XEN_OUT="$TESTTMP/xen-$attempt"
+	timeout $((XEN_VM_TIMEOUT + 150)) "$SRCDIR/tests/xen/run.sh" && exit 0
+	rc=$?
+	echo "== attempt $attempt failed (rc $rc); results:"
+	grep -h '^RESULT' "$XEN_OUT/io/out/results.txt" 2>/dev/null | sed 's/^/   /'
+done
+exit 1

@@ -68,7 +68,11 @@ int sb_fence_start(struct sb_rstream *s, const char *reason)
 		/* libev may block signals it watches (signalfd): the hook gets a clean slate */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		/* and default dispositions for every standard signal, whatever
+		 * standby inherited (nohup's SIGHUP, a shell's SIGINT) or set (SIGPIPE) */
+		for (int sig = 1; sig < 32; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
 		setenv("STANDBY_DOMAIN", s->domain, 1);
 		setenv("STANDBY_EPOCH", epoch, 1);
 		setenv("STANDBY_REASON", reason, 1);

@@ -16,7 +16,10 @@ grep -q "activated epoch" $T/log1 && die "activated despite the fence"
 [ "$(manifest_field $T/r1 activated)" = false ] || die "replica marked activated"
 [ "$(manifest_field $T/r1 committed_epoch)" = 3 ] || die "replica lost its committed epoch"
 grep -q "^SigBlk:[[:space:]]*0*$" $T/sig1 || die "the fence runs with signals blocked: $(cat $T/sig1)"
-grep -q "^SigIgn:[[:space:]]*0*$" $T/sig1 || die "the fence runs with signals ignored: $(cat $T/sig1)"
+# standard signals only (1-31): 32 and up include glibc's internal ones, which
+# a process cannot reset and may inherit ignored from whatever started the test
+ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' $T/sig1)
+[ -n "$ign" ] && [ $(( 16#$ign & 0x7fffffff )) -eq 0 ] || die "the fence runs with signals ignored: $(cat $T/sig1)"
 printf 'STANDBY_DOMAIN=fenced\nSTANDBY_EPOCH=3\nSTANDBY_REASON=eof\nSTANDBY_STREAM=stdin\n' | diff - $T/env1 ||
 	die "fence environment differs"
 

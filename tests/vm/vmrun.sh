@@ -160,6 +160,7 @@ if mount -t 9p -o $opts,cache=none ctl /ctl; then
 	mount -t devpts devpts /host/dev/pts
 	for d in /dev/shm /tmp /run /var/tmp /root; do mount -t tmpfs tmpfs /host$d 2>/dev/null; done
 	mkdir -p /host/run/vm && mount --bind /ctl /host/run/vm
+	mkdir -p "/host$(cat /ctl/workdir)" 2>/dev/null   # a work dir under /tmp etc. lies on the tmpfs above
 	mount -t 9p -o $opts,cache=none work "/host$(cat /ctl/workdir)"
 	ip link set lo up
 	stty -onlcr < /dev/console 2>/dev/null

@@ -15,9 +15,10 @@
 . /xenvm-io/env.sh
 export PATH=/usr/lib/xen-4.17/bin:$PATH
 SB=${STANDBY:-$SRCDIR/standby}
-RELAY=$SRCDIR/build/xen/relay
-RAWFEED=$SRCDIR/build/xen/rawfeed
-DRIVE=${XEN_DRIVE:-$SRCDIR/build/xen/drive}
+XEN_BIN=${XEN_BIN:-$SRCDIR/build/xen}
+RELAY=$XEN_BIN/relay
+RAWFEED=$XEN_BIN/rawfeed
+DRIVE=${XEN_DRIVE:-$XEN_BIN/drive}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 # The receiver under test: `standby receive` / `standby replay`.  While the
 # engine is not in the tree (those commands missing), tests/xen/drive drives

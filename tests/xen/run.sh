@@ -32,6 +32,15 @@ for t in relay rawfeed drive; do
 		{ tail -n 30 "$OUTDIR/build.log"; echo "0 passed, 1 failed"; exit 1; }
 done
 
+# dom0 sees the host's root through an overlay but mounts tmpfs on /tmp, /run,
+# /var/log, /root ...: a checkout there would be invisible.  Stage the binaries
+# in the I/O share, which dom0 always sees as /xenvm-io.
+mkdir -p "$OUTDIR/io/bin"
+cp "$STANDBY" "$OUTDIR/io/bin/standby" && cp build/xen/relay build/xen/rawfeed build/xen/drive "$OUTDIR/io/bin/" ||
+	{ echo "cannot stage the binaries in $OUTDIR/io/bin"; echo "0 passed, 1 failed"; exit 1; }
+export STANDBY=/xenvm-io/bin/standby XEN_BIN=/xenvm-io/bin
+export XENVM_PASS_ENV="$XENVM_PASS_ENV XEN_BIN"
+
 echo "== booting Xen in QEMU (timeout ${XENVM_TIMEOUT}s); output in $OUTDIR"
 timeout $((XENVM_TIMEOUT + 120)) tests/xen/vm.sh tests/xen/job.sh "$OUTDIR"
 vmrc=$?

@@ -583,6 +583,33 @@ size_t sb_rstream_direct_room(struct sb_rstream *s, uint8_t **where)
 	return sb_parser_body_room(s->parser, where);
 }
 
+/* The parser refused the input: fail the stream with its message. */
+static void fail_parse(struct sb_rstream *s)
+{
+	stream_fail(s, s->own_reason ? s->own_reason : "parse error",
+		    sb_parser_error(s->parser)->msg);
+}
+
+/* After the parser took input: stop if --until-epoch was reached, or hand the
+ * bytes after the final END (rest, len) to what follows it.  1 when the
+ * stream ended here. */
+static int after_feed(struct sb_rstream *s, const uint8_t *rest, size_t len)
+{
+	if (s->stop_until) {
+		char d[96];
+
+		snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
+			 (unsigned long long)s->committed);
+		stream_fail(s, "until-epoch", d);
+		return 1;
+	}
+	if (s->saw_end) {
+		on_final_end(s, rest, len);
+		return 1;
+	}
+	return 0;
+}
+
 /* n bytes were read to where sb_rstream_direct_room() said: as sb_rstream_feed(). */
 void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t n)
 {
@@ -592,20 +619,10 @@ void sb_rstream_fed_in_place(struct sb_rstream *s, const uint8_t *where, size_t 
 	s->t_fed = sb_now_mono();
 	record_bytes(s, where, n);
 	if (sb_parser_feed_in_place(s->parser, n) < 0) {
-		stream_fail(s, s->own_reason ? s->own_reason : "parse error",
-			    sb_parser_error(s->parser)->msg);
+		fail_parse(s);
 		return;
 	}
-	if (s->stop_until) {
-		char d[96];
-
-		snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
-			 (unsigned long long)s->committed);
-		stream_fail(s, "until-epoch", d);
-		return;
-	}
-	if (s->saw_end)
-		on_final_end(s, NULL, 0);
+	after_feed(s, NULL, 0);
 }
 
 void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
@@ -623,24 +640,13 @@ void sb_rstream_feed(struct sb_rstream *s, const uint8_t *buf, size_t len)
 		ssize_t n = sb_parser_feed(s->parser, buf, len);
 
 		if (n < 0) {
-			stream_fail(s, s->own_reason ? s->own_reason : "parse error",
-				    sb_parser_error(s->parser)->msg);
+			fail_parse(s);
 			return;
 		}
 		buf += n;
 		len -= (size_t)n;
-		if (s->stop_until) {
-			char d[96];
-
-			snprintf(d, sizeof(d), "stopped after epoch %llu as asked",
-				 (unsigned long long)s->committed);
-			stream_fail(s, "until-epoch", d);
+		if (after_feed(s, buf, len))
 			return;
-		}
-		if (s->saw_end) {
-			on_final_end(s, buf, len);
-			return;
-		}
 		if (n == 0) {
 			stream_fail(s, "parse error", "the parser made no progress");
 			return;

@@ -157,20 +157,31 @@ int sb_root_qdisc(struct nl_sock *sk, int ifindex, char *kind, size_t kindlen,
 	return 0;
 }
 
-int sb_plug_create(struct nl_sock *sk, int ifindex, uint32_t handle, uint64_t limit,
-		   const char *iface, char *err, size_t errlen)
+/* A root qdisc object of ifindex (with handle, when not 0) to fill in and send. */
+static struct rtnl_qdisc *new_root_qdisc(int ifindex, uint32_t handle, const char *iface,
+					 char *err, size_t errlen)
 {
 	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-	int e;
 
 	if (!q) {
 		snprintf(err, errlen, "%s: out of memory", iface);
-		return -1;
+		return NULL;
 	}
 	rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
 	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
 	if (handle)
 		rtnl_tc_set_handle(TC_CAST(q), handle);
+	return q;
+}
+
+int sb_plug_create(struct nl_sock *sk, int ifindex, uint32_t handle, uint64_t limit,
+		   const char *iface, char *err, size_t errlen)
+{
+	struct rtnl_qdisc *q = new_root_qdisc(ifindex, handle, iface, err, errlen);
+	int e;
+
+	if (!q)
+		return -1;
 	e = rtnl_tc_set_kind(TC_CAST(q), "plug");
 	/* A plug created without a limit holds 0 bytes: it drops every packet. */
 	if (e >= 0)
@@ -230,17 +241,12 @@ int sb_plug_attach(struct nl_sock *sk, struct sb_plug *p, const char *iface, uin
 int sb_plug_cmd(struct nl_sock *sk, const struct sb_plug *p, enum sb_plug_action a,
 		uint64_t limit, char *err, size_t errlen)
 {
-	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	struct rtnl_qdisc *q = new_root_qdisc(p->ifindex, p->handle, p->iface, err, errlen);
 	struct nl_msg *msg = NULL;
 	int e;
 
-	if (!q) {
-		snprintf(err, errlen, "%s: out of memory", p->iface);
+	if (!q)
 		return -1;
-	}
-	rtnl_tc_set_ifindex(TC_CAST(q), p->ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), p->handle);
 	e = rtnl_tc_set_kind(TC_CAST(q), "plug");
 	if (e >= 0) {
 		switch (a) {
@@ -308,16 +314,12 @@ int sb_plug_stats(struct nl_sock *sk, const struct sb_plug *p, struct sb_plug_st
 
 int sb_plug_delete(struct nl_sock *sk, const struct sb_plug *p, char *err, size_t errlen)
 {
-	struct rtnl_qdisc *q = rtnl_qdisc_alloc();
+	/* the handle: the kernel checks it is still ours */
+	struct rtnl_qdisc *q = new_root_qdisc(p->ifindex, p->handle, p->iface, err, errlen);
 	int e;
 
-	if (!q) {
-		snprintf(err, errlen, "%s: out of memory", p->iface);
+	if (!q)
 		return -1;
-	}
-	rtnl_tc_set_ifindex(TC_CAST(q), p->ifindex);
-	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-	rtnl_tc_set_handle(TC_CAST(q), p->handle);   /* the kernel checks it is still ours */
 	e = rtnl_qdisc_delete(sk, q);
 	rtnl_qdisc_put(q);
 	if (e < 0) {

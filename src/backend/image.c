@@ -10,12 +10,15 @@
  *                    state.new/ becomes state/ -> .incoming/manifest.json ->
  *                    DIR/switch (the commit point) -> img_switch() moves
  *                    .incoming into DIR -> unlink switch
- *   commit(N >= 1):  journal of ep (pages, state, order, manifest) ->
- *                    img_journal_apply() -> unlink journal
+ *   commit(N >= 1):  ep as a struct img_commit (page and body pointers into
+ *                    ep, the new order and manifest) -> DIR/journal
+ *                    overwritten with it (trailer last) -> img_commit_apply()
+ *                    from ep (the journal is not read back)
  *   activate:        recover -> manifest with activation (no memory digest:
  *                    hashing all of memory would delay the failover; verify does it)
  *   abort:           recover: drops .incoming unless the switch had begun
- *   close:           as abort when nothing was committed; unlock
+ *   close:           as abort when nothing was committed; else remove the
+ *                    (applied) journal unless a commit failed; unlock
  * A failed commit leaves the target refusing further commits; activate and
  * recovery at the next open finish or drop whatever the failure left.
  */
@@ -49,7 +52,8 @@ struct image {
 	uint32_t seen_type;             /* domain type inferred from records */
 	uint64_t total_bytes, commits;
 	struct img_manifest last;
-	struct img_jwriter *jw;         /* while a commit writes its journal */
+	struct img_journal *journal;    /* open from the first commit after epoch 0 */
+	struct img_commit commit;       /* the commit being made (arrays kept) */
 	char *err;
 	size_t errlen;
 };
@@ -86,7 +90,8 @@ static void image_free(struct image *im)
 {
 	if (!im)
 		return;
-	img_journal_discard(im->jw);
+	img_journal_close(im->journal);
+	img_commit_free(&im->commit);
 	close_fd(&im->stagefd);
 	close_fd(&im->infd);
 	close_fd(&im->memfd);
@@ -429,27 +434,26 @@ static int commit_first(struct sb_target *t, struct image *im, const struct sb_e
 	return 0;
 }
 
-static int journal_pages(struct image *im, const struct sb_epoch *ep)
+/* The pages of ep into im->commit, and the present map updated. */
+static int collect_pages(struct image *im, const struct sb_epoch *ep)
 {
 	for (size_t i = 0; i < sb_epoch_npages(ep); i++) {
 		const struct sb_epoch_page *p = sb_epoch_page(ep, i);
-		int rc = 0;
+		int had;
 
 		if (check_pfn(im, p->pfn))
 			return -1;
-		if (p->data)
-			rc = img_journal_add(im->jw, IMG_J_PAGE, p->pfn, p->data, SB_PAGE_SIZE, NULL, 0);
-		else if (img_present_get(im->present, p->pfn))
-			rc = img_journal_add(im->jw, IMG_J_ZERO, p->pfn, NULL, 0, NULL, 0);
-		if (rc)
-			return ierr(im, "write %s: %s", IMG_JOURNAL, strerror(errno));
-		if (img_present_set(im->present, p->pfn, p->data != NULL) < 0)
+		had = img_present_set(im->present, p->pfn, p->data != NULL);
+		if (had < 0)
 			return ierr(im, "page map: %s", strerror(errno));
+		if ((p->data || had) && img_commit_add_page(&im->commit, p->pfn, p->data))
+			return ierr(im, "page list: %s", strerror(errno));
 	}
 	return 0;
 }
 
-static int journal_state(struct image *im, const struct sb_epoch *ep)
+/* The state and static records of ep into im->commit, the order list and the state digest. */
+static int collect_state(struct image *im, const struct sb_epoch *ep)
 {
 	img_state_list_reset(&im->order);
 	for (size_t i = 0; i < sb_epoch_nrecs(ep); i++) {
@@ -465,9 +469,9 @@ static int journal_state(struct image *im, const struct sb_epoch *ep)
 				return ierr(im, "state list: %s", strerror(errno));
 			sb_state_hash_add(im->state_hash, r->layer, r->type, r->body, r->length);
 		}
-		if (img_journal_add(im->jw, IMG_J_STATE, (uint64_t)r->layer << 32 | r->type,
-				    name, IMG_NAME_MAX, r->body, r->length))
-			return ierr(im, "write %s: %s", IMG_JOURNAL, strerror(errno));
+		if (img_commit_add_state(&im->commit, (uint64_t)r->layer << 32 | r->type, name,
+					 r->body, r->length))
+			return ierr(im, "state list: %s", strerror(errno));
 	}
 	return 0;
 }
@@ -475,48 +479,55 @@ static int journal_state(struct image *im, const struct sb_epoch *ep)
 static int commit_next(struct sb_target *t, struct image *im, const struct sb_epoch *ep,
 		       const struct sb_commit_info *ci)
 {
+	struct img_commit *c = &im->commit;
 	struct img_manifest m;
 	uint8_t scratch[SB_DIGEST_LEN];
-	char *text;
-	size_t len;
-	int rc;
+	char *order = NULL, *manifest = NULL;
+	size_t order_len, manifest_len;
+	int rc = -1;
 
 	if (!ep)
 		return ierr(im, "commit of epoch %" PRIu64 " without its records", ci->epoch);
 	if (ci->epoch != im->epoch + 1)
 		return ierr(im, "commit of epoch %" PRIu64 " after epoch %" PRIu64, ci->epoch, im->epoch);
-	im->jw = img_journal_begin(im->dirfd, ci->epoch, t->info.sync);
-	if (!im->jw)
-		return ierr(im, "create %s: %s", IMG_JOURNAL, strerror(errno));
+	img_commit_reset(c);
+	c->epoch = ci->epoch;
+	c->sync = t->info.sync;
 	sb_hash_final(im->state_hash, scratch);     /* resets it: this epoch's state only */
-	if (journal_pages(im, ep) || journal_state(im, ep))
+	if (collect_pages(im, ep) || collect_state(im, ep))
 		return -1;
 	im->total_bytes += ci->wire_bytes;
 	fill_manifest(t, im, ci, &m);
-	text = img_state_order_text(&im->order, &len);
-	if (!text)
-		return ierr(im, "order file: %s", strerror(ENOMEM));
-	rc = img_journal_add(im->jw, IMG_J_ORDER, 0, text, len, NULL, 0);
-	free(text);
-	if (rc)
-		return ierr(im, "write %s: %s", IMG_JOURNAL, strerror(errno));
-	text = img_manifest_format(&m, &len);
-	if (!text)
-		return ierr(im, "manifest: %s", strerror(ENOMEM));
-	rc = img_journal_add(im->jw, IMG_J_MANIFEST, 0, text, len, NULL, 0);
-	free(text);
-	if (rc)
-		return ierr(im, "write %s: %s", IMG_JOURNAL, strerror(errno));
-	rc = img_journal_finish(im->jw);
-	im->jw = NULL;
-	if (rc)
-		return ierr(im, "write %s: %s", IMG_JOURNAL, strerror(errno));
+	order = img_state_order_text(&im->order, &order_len);
+	manifest = img_manifest_format(&m, &manifest_len);
+	if (!order || !manifest) {
+		ierr(im, "order file and manifest: %s", strerror(ENOMEM));
+		goto out;
+	}
+	c->order = order;
+	c->order_len = order_len;
+	c->manifest = manifest;
+	c->manifest_len = manifest_len;
+	c->memory_bytes = m.memory_bytes;
+	if (!im->journal && !(im->journal = img_journal_open(im->dirfd, c->sync))) {
+		ierr(im, "create %s: %s", IMG_JOURNAL, strerror(errno));
+		goto out;
+	}
+	if (img_journal_write(im->journal, c)) {
+		ierr(im, "write %s: %s", IMG_JOURNAL, strerror(errno));
+		goto out;
+	}
 	img_crash_point("after-journal");
-	if (img_journal_apply(im->dirfd, im->dir, im->memfd, 1, im->err, im->errlen))
-		return -1;
+	if (img_commit_apply(im->dirfd, im->dir, im->memfd, c, im->err, im->errlen))
+		goto out;
 	im->epoch = ci->epoch;
 	im->last = m;
-	return 0;
+	rc = 0;
+out:
+	img_commit_reset(c);            /* its pointers into ep and the texts go now */
+	free(order);
+	free(manifest);
+	return rc;
 }
 
 static int image_commit(struct sb_target *t, const struct sb_epoch *ep,
@@ -531,11 +542,7 @@ static int image_commit(struct sb_target *t, const struct sb_epoch *ep,
 		return ierr(im, "commit of epoch %" PRIu64 " after a failed commit", ci->epoch);
 	rc = im->committed ? commit_next(t, im, ep, ci) : commit_first(t, im, ep, ci);
 	if (rc) {
-		im->failed = 1;
-		if (im->jw) {           /* an incomplete journal: never applied, drop it */
-			img_journal_discard(im->jw);
-			im->jw = NULL;
-		}
+		im->failed = 1;         /* whatever the journal holds, recovery deals with it */
 		return -1;
 	}
 	im->commits++;
@@ -557,6 +564,8 @@ static int image_activate(struct sb_target *t, const struct sb_failover_info *fi
 	im->errlen = errlen;
 	close_fd(&im->stagefd);
 	close_fd(&im->infd);
+	img_journal_close(im->journal); /* recovery removes the file; a later commit opens a new one */
+	im->journal = NULL;
 	if (img_recover(im->dirfd, im->dir, did, sizeof(did), err, errlen))
 		return -1;
 	rc = img_manifest_read(im->dirfd, &m, merr, sizeof(merr));
@@ -621,6 +630,8 @@ static void image_close(struct sb_target *t)
 	if (!im)
 		return;
 	image_abort(t);
+	if (im->committed && !im->failed && im->journal)
+		unlinkat(im->dirfd, IMG_JOURNAL, 0);    /* applied: the manifest has its epoch */
 	image_free(im);
 	t->priv = NULL;
 }

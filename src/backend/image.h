@@ -2,7 +2,10 @@
  * image.h - internals of the image target (docs/image-format.md).
  *
  *   image.c           the target ops: open, initial records, commits, activation
- *   image_journal.c   the redo journal of a commit, its replay, and recovery
+ *   image_commit.c    struct img_commit: one epoch's pages and state files
+ *   image_journal.c   the redo journal of a commit: write, check, parse
+ *   image_apply.c     apply a commit to DIR (from memory, or from the journal)
+ *   image_recover.c   recovery before a replica is used; the switch to a new stream
  *   image_manifest.c  manifest.json: format, parse, atomic write
  *   image_state.c     state record names and the state order file
  *   image_present.c   which pfns hold data (two-level bitmap)
@@ -13,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "standby/digest.h"
 #include "standby/format.h"
 
@@ -28,12 +32,16 @@
 #define IMG_ORDER       "order"         /* in state/: the digest order */
 #define IMG_FORMAT      "standby-image/1"
 #define IMG_MAX_PFN     ((1ull << 40) - 1)
+#define IMG_IOV_MAX     1024            /* iovecs per pwritev (Linux UIO_MAXIOV) */
 
 /* ---- image_fs.c ---- */
 /* Write a whole file as name.tmp, (fsync), rename over name. 0 or -1 (errno). */
 int img_write_atomic(int dirfd, const char *name, const void *data, size_t len, int sync);
 int img_write_all(int fd, const void *p, size_t n);
 int img_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+/* pwritev() all of iov[0..n) at off, IOV_MAX at a time, resuming short writes
+ * (iov is modified).  0, or -1 with errno and *at = the offset that failed. */
+int img_pwritev_all(int fd, struct iovec *iov, size_t n, uint64_t off, uint64_t *at);
 /* Remove name under dirfd, recursively; absent is fine.  0 or -1 (errno). */
 int img_rm_rf(int dirfd, const char *name);
 int img_exists(int dirfd, const char *name);
@@ -101,29 +109,74 @@ char *img_manifest_format(const struct img_manifest *m, size_t *len);
 int img_manifest_read(int dirfd, struct img_manifest *m, char *err, size_t errlen);
 int img_manifest_parse(const char *text, size_t len, struct img_manifest *m, char *err, size_t errlen);
 
-/* ---- image_journal.c ---- */
-enum img_jkind {
-	IMG_J_PAGE = 1,                 /* arg pfn, 4096 bytes */
-	IMG_J_ZERO = 2,                 /* arg pfn, no data: the page becomes zeros */
-	IMG_J_STATE = 3,                /* arg layer<<32|type, data: name[IMG_NAME_MAX] then body */
-	IMG_J_ORDER = 4,                /* data: the state order file */
-	IMG_J_MANIFEST = 5,             /* data: manifest.json */
-	IMG_J_END = 0x454e44,           /* trailer: arg = bytes before it, then SHA-256 of them */
+/* ---- a commit of epoch N >= 1: what its journal holds, what applying it does ---- */
+struct img_cpage {
+	uint64_t pfn;
+	const uint8_t *data;            /* 4096 bytes, or NULL: the page becomes zeros */
 };
-struct img_jwriter;
-struct img_jwriter *img_journal_begin(int dirfd, uint64_t epoch, int sync);
-int img_journal_add(struct img_jwriter *w, enum img_jkind kind, uint64_t arg,
-		    const void *a, size_t alen, const void *b, size_t blen);
-/* Trailer, (fsync), close.  0 or -1 (errno); frees w either way. */
-int img_journal_finish(struct img_jwriter *w);
-void img_journal_discard(struct img_jwriter *w);
+struct img_cstate {                     /* a record kept as a file in state/ */
+	uint64_t arg;                   /* layer << 32 | type */
+	uint32_t length;
+	char name[IMG_NAME_MAX];        /* NUL-terminated, unique within the commit */
+	const uint8_t *body;
+};
+struct img_commit {
+	uint64_t epoch;
+	int sync;                       /* fsync as it goes (--sync) */
+	struct img_cpage *pages;        /* in the order they are written */
+	size_t npages, pages_cap;
+	struct img_cstate *states;
+	size_t nstates, states_cap;
+	const char *order, *manifest;   /* the new state/order and manifest.json */
+	size_t order_len, manifest_len;
+	uint64_t memory_bytes;          /* the manifest's: the length memory gets */
+};
+/* Append (growing the arrays). 0 or -1 (ENOMEM). */
+int img_commit_add_page(struct img_commit *c, uint64_t pfn, const uint8_t *data);
+int img_commit_add_state(struct img_commit *c, uint64_t arg, const char name[IMG_NAME_MAX],
+			 const uint8_t *body, uint32_t length);
+void img_commit_reset(struct img_commit *c);   /* empty, keeping the arrays */
+void img_commit_free(struct img_commit *c);
 
-/* Apply DIR/journal to DIR (memfd: DIR/memory open read-write, or -1 to open it).
- * trusted: written by this process just now, skip the checksum pass.
- * 0 applied and unlinked; -1 error (err filled). */
-int img_journal_apply(int dirfd, const char *dirname, int memfd, int trusted,
-		      char *err, size_t errlen);
+/* ---- image_journal.c: DIR/journal (format in docs/image-format.md) ---- */
+/* The journal file, kept open and overwritten in place by each commit. */
+struct img_journal;
+/* Open (create) DIR/journal for writing.  NULL on error (errno). */
+struct img_journal *img_journal_open(int dirfd, int sync);
+/* Write c as the complete journal (header, pages, state, order, manifest,
+ * trailer last), fdatasync when c->sync.  0 or -1 (errno). */
+int img_journal_write(struct img_journal *j, const struct img_commit *c);
+void img_journal_close(struct img_journal *j);
 
+/* What DIR/journal holds. */
+enum img_jstatus {
+	IMG_JS_ABSENT,
+	IMG_JS_INCOMPLETE,              /* torn, cut short, damaged or not this format */
+	IMG_JS_COMPLETE,
+};
+struct img_jread {
+	enum img_jstatus status;
+	int have_epoch;                 /* the header could be read: epoch is its epoch */
+	uint64_t epoch;
+	struct img_commit c;            /* when complete: points into the mapping */
+	void *map;
+	size_t maplen;
+};
+/* Read DIR/journal's header; with full, check and parse all of it (c filled
+ * when complete).  0 (see r->status) or -1 on an I/O error (errno). */
+int img_journal_read(int dirfd, int full, struct img_jread *r);
+void img_journal_release(struct img_jread *r);
+
+/* ---- image_apply.c ---- */
+/* Apply a commit to DIR: pages into memfd (DIR/memory open read-write, or -1
+ * to open it), state files (NAME.tmp + rename), state/order, state files the
+ * commit does not have removed (static ones stay), memory cut or extended to
+ * memory_bytes, (fsync), then manifest.json (tmp + rename): the last step.
+ * Redoable: applying twice gives the same DIR.  0 or -1 (err filled). */
+int img_commit_apply(int dirfd, const char *dirname, int memfd, const struct img_commit *c,
+		     char *err, size_t errlen);
+
+/* ---- image_recover.c ---- */
 /* Bring DIR to exactly one committed epoch (or none): finish an interrupted
  * switch from .incoming, drop an unfinished .incoming, replay a complete
  * journal of the next epoch, drop any other journal.  *did says what was done

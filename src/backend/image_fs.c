@@ -49,6 +49,32 @@ int img_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
+int img_pwritev_all(int fd, struct iovec *iov, size_t n, uint64_t off, uint64_t *at)
+{
+	while (n) {
+		int k = n < IMG_IOV_MAX ? (int)n : IMG_IOV_MAX;
+		ssize_t w = pwritev(fd, iov, k, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			*at = off;
+			return -1;
+		}
+		off += (uint64_t)w;
+		while (n && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {                        /* a short write inside an iovec */
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
 int img_write_atomic(int dirfd, const char *name, const void *data, size_t len, int sync)
 {
 	char tmp[512];

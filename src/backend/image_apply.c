@@ -3,8 +3,8 @@
  * complete: on the live path straight from the epoch buffer, in recovery from
  * the mapped journal (the same struct img_commit either way).
  *
- * Order: pages (runs of consecutive pfns in one pwritev), state files
- * (NAME.tmp + rename), state/order, state files the commit does not have
+ * Order: pages (runs of consecutive pfns in one pwritev), state files and
+ * state/order (rewritten in place), state files the commit does not have
  * removed (static ones stay), memory cut or extended to memory_bytes,
  * (fsync memory and state/), manifest.json via tmp + rename, (fsync DIR).
  * Every step can be redone, so a commit cut short anywhere is finished by
@@ -75,6 +75,34 @@ static int apply_pages(struct apply *a)
 	return n ? write_run(a, iov, n, run_pfn) : 0;
 }
 
+/* A state file rewritten in place (no NAME.tmp + rename: no inode made and
+ * freed per file and epoch).  A crash half way leaves it torn, but only after
+ * the journal is complete: recovery writes it whole again. */
+static int write_state(struct apply *a, const char *name, const void *p, size_t n)
+{
+	int fd = openat(a->statefd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	uint64_t at;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
+
+	if (fd < 0)
+		return fail(a, "open state/", name);
+	if (img_crash_armed("mid-state")) {     /* the first state file torn (emptied) */
+		if (ftruncate(fd, 0) == 0)
+			img_crash_point("mid-state");
+	}
+	if ((n && img_pwritev_all(fd, &iov, 1, 0, &at)) || ftruncate(fd, (off_t)n) ||
+	    (a->c->sync && fdatasync(fd))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return fail(a, "write state/", name);
+	}
+	if (close(fd))
+		return fail(a, "close state/", name);
+	return 0;
+}
+
 static int apply_states(struct apply *a)
 {
 	const struct img_commit *c = a->c;
@@ -86,12 +114,10 @@ static int apply_states(struct apply *a)
 			errno = EINVAL;
 			return fail(a, "bad state file name", s->name);
 		}
-		if (img_write_atomic(a->statefd, s->name, s->body, s->length, c->sync))
-			return fail(a, "write state/", s->name);
+		if (write_state(a, s->name, s->body, s->length))
+			return -1;
 	}
-	if (img_write_atomic(a->statefd, IMG_ORDER, c->order, c->order_len, c->sync))
-		return fail(a, "write state/", IMG_ORDER);
-	return 0;
+	return write_state(a, IMG_ORDER, c->order, c->order_len);
 }
 
 /* Remove state files this commit did not write (static ones stay). */
@@ -157,11 +183,9 @@ int img_commit_apply(int dirfd, const char *dirname, int memfd, const struct img
 		a.memfd = openat(dirfd, IMG_MEMORY, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (a.memfd < 0)
 		return fail(&a, "open", IMG_MEMORY);
-	if (mkdirat(dirfd, IMG_STATE, 0755) && errno != EEXIST) {
-		fail(&a, "mkdir", IMG_STATE);
-		goto out;
-	}
 	a.statefd = openat(dirfd, IMG_STATE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a.statefd < 0 && errno == ENOENT && !(mkdirat(dirfd, IMG_STATE, 0755) && errno != EEXIST))
+		a.statefd = openat(dirfd, IMG_STATE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a.statefd < 0) {
 		fail(&a, "open", IMG_STATE);
 		goto out;

@@ -574,6 +574,7 @@ static void test_crash_during_commit(void **state)
 	crash_case("before-trailer", 2, "discarded an incomplete journal");
 	crash_case("after-journal", 3, "replayed the journal of epoch 3");
 	crash_case("mid-apply", 3, "replayed the journal of epoch 3");
+	crash_case("mid-state", 3, "replayed the journal of epoch 3");    /* a state file torn */
 	crash_case("before-manifest", 3, "replayed the journal of epoch 3");
 	/* the journal of the committed epoch: nothing to redo, removed without a word */
 	crash_case("after-manifest", 3, NULL);

@@ -30,11 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <linux/magic.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "backend/image.h"
@@ -57,9 +54,6 @@ struct image {
 	struct img_manifest last;
 	struct img_journal *journal;    /* open from the first commit after epoch 0 */
 	struct img_commit commit;       /* the commit being made (arrays kept) */
-	int map_ok;                     /* 0 unknown, 1 memory is on tmpfs (map it), -1 not */
-	uint8_t *map;                   /* memory, mapped shared (map_size bytes), or NULL */
-	uint64_t map_size;
 	char *err;
 	size_t errlen;
 };
@@ -98,8 +92,6 @@ static void image_free(struct image *im)
 		return;
 	img_journal_close(im->journal);
 	img_commit_free(&im->commit);
-	if (im->map)
-		munmap(im->map, (size_t)im->map_size);
 	close_fd(&im->stagefd);
 	close_fd(&im->infd);
 	close_fd(&im->memfd);
@@ -456,8 +448,6 @@ static int collect_pages(struct image *im, const struct sb_epoch *ep)
 			return ierr(im, "page map: %s", strerror(errno));
 		if ((p->data || had) && img_commit_add_page(&im->commit, p->pfn, p->data))
 			return ierr(im, "page list: %s", strerror(errno));
-		if (had)
-			im->commit.pages[im->commit.npages - 1].allocated = 1;
 	}
 	return 0;
 }
@@ -484,31 +474,6 @@ static int collect_state(struct image *im, const struct sb_epoch *ep)
 			return ierr(im, "state list: %s", strerror(errno));
 	}
 	return 0;
-}
-
-/* On tmpfs, a shared mapping of memory covering need bytes (the file's length
- * now: every page that held data before this commit), kept from commit to
- * commit and grown in steps of 1 GiB.  Not mapped (pwrite only) elsewhere:
- * on a disk file system a write fault may need to allocate, and its ENOSPC
- * would be a SIGBUS instead of an error. */
-static void map_memory(struct image *im, uint64_t need)
-{
-	struct statfs sf;
-	uint64_t size = (need + (1ull << 30) - 1) & ~((1ull << 30) - 1);
-	void *p;
-
-	if (!im->map_ok)
-		im->map_ok = !fstatfs(im->memfd, &sf) && sf.f_type == TMPFS_MAGIC ? 1 : -1;
-	if (im->map_ok < 0 || !need || (im->map && im->map_size >= need) || size > SIZE_MAX / 2)
-		return;
-	if (im->map)
-		munmap(im->map, (size_t)im->map_size);
-	im->map = NULL;
-	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, im->memfd, 0);
-	if (p == MAP_FAILED)
-		return;                 /* pwrite then */
-	im->map = p;
-	im->map_size = size;
 }
 
 static int commit_next(struct sb_target *t, struct image *im, const struct sb_epoch *ep,
@@ -553,11 +518,6 @@ static int commit_next(struct sb_target *t, struct image *im, const struct sb_ep
 		goto out;
 	}
 	img_crash_point("after-journal");
-	map_memory(im, im->last.memory_bytes);  /* the length the previous commit gave memory */
-	if (im->map) {
-		c->map = im->map;
-		c->map_len = im->last.memory_bytes;
-	}
 	if (img_commit_apply(im->dirfd, im->dir, im->memfd, c, im->err, im->errlen))
 		goto out;
 	im->epoch = ci->epoch;

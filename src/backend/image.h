@@ -113,7 +113,6 @@ int img_manifest_parse(const char *text, size_t len, struct img_manifest *m, cha
 struct img_cpage {
 	uint64_t pfn;
 	const uint8_t *data;            /* 4096 bytes, or NULL: the page becomes zeros */
-	int allocated;                  /* memory has a page there already (held data before) */
 };
 struct img_cstate {                     /* a record kept as a file in state/ */
 	uint64_t arg;                   /* layer << 32 | type */
@@ -131,13 +130,8 @@ struct img_commit {
 	const char *order, *manifest;   /* the new state/order and manifest.json */
 	size_t order_len, manifest_len;
 	uint64_t memory_bytes;          /* the manifest's: the length memory gets */
-	/* Live path on tmpfs only: memory mapped shared; allocated pages below
-	 * map_len are copied into the mapping instead of pwritten (no syscall per
-	 * page; no fault can need a new page, so ENOSPC cannot raise SIGBUS). */
-	uint8_t *map;
-	uint64_t map_len;
 };
-/* Append (growing the arrays; a page is added not allocated). 0 or -1 (ENOMEM). */
+/* Append (growing the arrays). 0 or -1 (ENOMEM). */
 int img_commit_add_page(struct img_commit *c, uint64_t pfn, const uint8_t *data);
 int img_commit_add_state(struct img_commit *c, uint64_t arg, const char name[IMG_NAME_MAX],
 			 const uint8_t *body, uint32_t length);

@@ -3,8 +3,7 @@
  * complete: on the live path straight from the epoch buffer, in recovery from
  * the mapped journal (the same struct img_commit either way).
  *
- * Order: pages (copied into a mapping of memory, or runs of consecutive
- * pfns in one pwritev), state files and
+ * Order: pages (runs of consecutive pfns in one pwritev), state files and
  * state/order (rewritten in place), state files the commit does not have
  * removed (static ones stay), memory cut or extended to memory_bytes,
  * (fsync memory and state/), manifest.json via tmp + rename, (fsync DIR).
@@ -28,15 +27,7 @@ struct apply {
 	const char *dirname;
 	char *err;
 	size_t errlen;
-	int wrote;                      /* a page was written (the mid-apply crash point) */
 };
-
-static void wrote_page(struct apply *a)
-{
-	if (!a->wrote)
-		img_crash_point("mid-apply");
-	a->wrote = 1;
-}
 
 static int fail(struct apply *a, const char *what, const char *name)
 {
@@ -55,12 +46,11 @@ static int write_run(struct apply *a, struct iovec *iov, size_t n, uint64_t pfn)
 		snprintf(where, sizeof(where), "at offset %" PRIu64, at);
 		return fail(a, "pwrite memory", where);
 	}
-	wrote_page(a);
+	img_crash_point("mid-apply");
 	return 0;
 }
 
-/* Pages the mapping may take are copied into it; runs of consecutive pfns of
- * the others go out in one pwritev each. */
+/* Runs of consecutive pfns go out in one pwritev each. */
 static int apply_pages(struct apply *a)
 {
 	static const uint8_t zero_page[SB_PAGE_SIZE];
@@ -72,16 +62,6 @@ static int apply_pages(struct apply *a)
 	for (size_t i = 0; i < c->npages; i++) {
 		const struct img_cpage *p = &c->pages[i];
 
-		if (c->map && p->allocated && p->pfn < c->map_len / SB_PAGE_SIZE) {
-			uint8_t *to = c->map + p->pfn * SB_PAGE_SIZE;
-
-			if (p->data)
-				memcpy(to, p->data, SB_PAGE_SIZE);
-			else
-				memset(to, 0, SB_PAGE_SIZE);
-			wrote_page(a);
-			continue;
-		}
 		if (n && (p->pfn != run_pfn + n || n == IMG_IOV_MAX)) {
 			if (write_run(a, iov, n, run_pfn))
 				return -1;

@@ -34,8 +34,7 @@ int img_commit_add_page(struct img_commit *c, uint64_t pfn, const uint8_t *data)
 	if (grow((void **)&c->pages, &c->pages_cap, c->npages, sizeof(*c->pages)))
 		return -1;
 	c->pages[c->npages].pfn = pfn;
-	c->pages[c->npages].data = data;
-	c->pages[c->npages++].allocated = 0;
+	c->pages[c->npages++].data = data;
 	return 0;
 }
 
@@ -63,8 +62,6 @@ void img_commit_reset(struct img_commit *c)
 	c->order = c->manifest = NULL;
 	c->order_len = c->manifest_len = 0;
 	c->memory_bytes = 0;
-	c->map = NULL;
-	c->map_len = 0;
 }
 
 void img_commit_free(struct img_commit *c)

@@ -4,9 +4,7 @@
  * cut short or torn at any seam, with the previous epoch's bytes (and
  * trailer) still behind it, is never taken for complete; a shorter journal
  * over a longer file; an old-format journal is discarded by recovery; the
- * live target keeps one journal file across commits and removes it at close;
- * on tmpfs it copies pages memory already has into a mapping, and the memory
- * file ends up right.
+ * live target keeps one journal file across commits and removes it at close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -333,85 +331,6 @@ static void run_epoch(struct sb_target *t, uint64_t n)
 	sb_buf_free(&rec);
 }
 
-/* 1 when path is mapped in this process (/proc/self/maps). */
-static int mapped(const char *path)
-{
-	char line[1024];
-	FILE *f = fopen("/proc/self/maps", "r");
-	int found = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		found |= strstr(line, path) != NULL;
-	fclose(f);
-	return found;
-}
-
-/* Epochs of pages the memory already has, a zero page, and new pfns, into a
- * replica on tmpfs, where the pages it had are copied into a mapping. */
-static void test_target_on_tmpfs(void **state)
-{
-	struct sb_target t = { .ops = &sb_target_image };
-	char tdir[] = "/dev/shm/standby-ijournal-XXXXXX", path[300], err[512], cmd[400];
-	uint8_t page[SB_PAGE_SIZE], want[SB_PAGE_SIZE];
-	struct sb_buf rec;
-	int fd;
-	(void)state;
-
-	if (!mkdtemp(tdir))
-		skip();
-	t.info.stream = "test";
-	t.info.max_memkb = 16;
-	assert_int_equal(t.ops->open(&t, tdir, &t.info, err, sizeof(err)), 0);
-	run_epoch(&t, 0);               /* pfn 0 */
-	for (uint64_t n = 1; n <= 6; n++) {
-		struct sb_commit_info ci = { .epoch = n, .t_first_record = 1.0, .t_commit = 2.0 };
-		struct sb_epoch *ep = sb_epoch_new(1 << 20);
-		/* pfn n % 4 with data; pfn (n + 1) % 4 to zeros; pfn 8 + n new */
-		uint64_t e[3] = { sb_pfn_entry(n % 4, SB_PT_NOTAB), sb_pfn_entry((n + 1) % 4, SB_PT_XTAB),
-				  sb_pfn_entry(8 + n, SB_PT_NOTAB) };
-		uint8_t data[2 * SB_PAGE_SIZE];
-
-		memset(data, (int)(0x40 + n), SB_PAGE_SIZE);
-		memset(data + SB_PAGE_SIZE, (int)(0x80 + n), SB_PAGE_SIZE);
-		sb_buf_init(&rec);
-		assert_int_equal(sb_write_page_data(&rec, e, 3, data, sizeof(data)), 0);
-		sb_epoch_reset(ep, n);
-		assert_int_equal(sb_epoch_add(ep, SB_LAYER_LIBXC, SB_LIBXC_PAGE_DATA, rec.data + 8,
-					      sb_get_le32(rec.data + 4)), 0);
-		if (t.ops->commit(&t, ep, &ci, err, sizeof(err)))
-			fail_msg("commit %llu: %s", (unsigned long long)n, err);
-		sb_epoch_free(ep);
-		sb_buf_free(&rec);
-	}
-	snprintf(path, sizeof(path), "%s/%s", tdir, IMG_MEMORY);
-	assert_true(mapped(path));
-	t.ops->close(&t);
-	assert_false(mapped(path));
-	/* each page as the last epoch that sent it left it (the model, recomputed here) */
-	fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	for (uint64_t pfn = 0; pfn < 15; pfn++) {
-		uint64_t last = 0;      /* the last epoch that wrote pfn, 0 = none since epoch 0 */
-		int zero = pfn != 0;    /* epoch 0 wrote pfn 0 (0x00 bytes: zeros too) */
-
-		for (uint64_t n = 1; n <= 6; n++) {
-			if (pfn == n % 4 && pfn < 4) { last = n; zero = 0; }
-			if (pfn == (n + 1) % 4 && pfn < 4) { last = n; zero = 1; }
-			if (pfn == 8 + n) { last = n; zero = 0; }
-		}
-		memset(want, 0, sizeof(want));
-		if (!zero && last)
-			memset(want, (int)((pfn >= 8 ? 0x80 : 0x40) + last), SB_PAGE_SIZE);
-		if (pread(fd, page, SB_PAGE_SIZE, (off_t)(pfn * SB_PAGE_SIZE)) != SB_PAGE_SIZE)
-			fail_msg("pfn %llu: short", (unsigned long long)pfn);
-		assert_memory_equal(page, want, SB_PAGE_SIZE);
-	}
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
-	assert_int_equal(system(cmd), 0);
-}
-
 static void test_target_keeps_one_journal(void **state)
 {
 	struct sb_target t = { .ops = &sb_target_image };
@@ -453,7 +372,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shorter_over_longer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_target_keeps_one_journal, setup, teardown),
-		cmocka_unit_test(test_target_on_tmpfs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

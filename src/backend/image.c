@@ -18,7 +18,8 @@
  *                    hashing all of memory would delay the failover; verify does it)
  *   abort:           recover: drops .incoming unless the switch had begun
  *   close:           as abort when nothing was committed; else remove the
- *                    (applied) journal unless a commit failed; unlock
+ *                    (applied) journal unless a commit failed and nothing
+ *                    was activated (recovery must see it); unlock
  * A failed commit leaves the target refusing further commits; activate and
  * recovery at the next open finish or drop whatever the failure left.
  */
@@ -564,7 +565,7 @@ static int image_activate(struct sb_target *t, const struct sb_failover_info *fi
 	im->errlen = errlen;
 	close_fd(&im->stagefd);
 	close_fd(&im->infd);
-	img_journal_close(im->journal); /* recovery removes the file; a later commit opens a new one */
+	img_journal_close(im->journal); /* recovery may remove the file; a later commit opens it anew */
 	im->journal = NULL;
 	if (img_recover(im->dirfd, im->dir, did, sizeof(did), err, errlen))
 		return -1;
@@ -630,8 +631,9 @@ static void image_close(struct sb_target *t)
 	if (!im)
 		return;
 	image_abort(t);
-	if (im->committed && !im->failed && im->journal)
-		unlinkat(im->dirfd, IMG_JOURNAL, 0);    /* applied: the manifest has its epoch */
+	/* the committed epoch's journal (after activation recovery left no other) */
+	if (im->committed && (!im->failed || im->activated))
+		unlinkat(im->dirfd, IMG_JOURNAL, 0);
 	image_free(im);
 	t->priv = NULL;
 }

@@ -27,6 +27,7 @@ struct apply {
 	const char *dirname;
 	char *err;
 	size_t errlen;
+	int wrote_pages, wrote_state;   /* for the crash points: once per apply, not per call */
 };
 
 static int fail(struct apply *a, const char *what, const char *name)
@@ -46,7 +47,8 @@ static int write_run(struct apply *a, struct iovec *iov, size_t n, uint64_t pfn)
 		snprintf(where, sizeof(where), "at offset %" PRIu64, at);
 		return fail(a, "pwrite memory", where);
 	}
-	img_crash_point("mid-apply");
+	if (!a->wrote_pages++)
+		img_crash_point("mid-apply");
 	return 0;
 }
 
@@ -86,7 +88,7 @@ static int write_state(struct apply *a, const char *name, const void *p, size_t 
 
 	if (fd < 0)
 		return fail(a, "open state/", name);
-	if (img_crash_armed("mid-state")) {     /* the first state file torn (emptied) */
+	if (!a->wrote_state++ && img_crash_armed("mid-state")) {  /* the first state file torn (emptied) */
 		if (ftruncate(fd, 0) == 0)
 			img_crash_point("mid-state");
 	}

@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL                  /* no link-time dependency: every link line of the tree works */
 #include <xxhash.h>
 #include "backend/image.h"
 

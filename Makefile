@@ -35,7 +35,8 @@ UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
 ASAN_OBJS  := $(patsubst %.c,$(B)/asan/%.o,$(LIB_SRCS))
 
-.PHONY: all deps test test-unit test-integration test-asan test-fuzz test-vm demo bench fuzz install clean
+.PHONY: all deps test test-unit test-integration test-asan test-fuzz test-vm demo bench fuzz install clean \
+	print-pkg-cflags print-pkg-libs
 
 all: deps standby
 
@@ -104,6 +105,13 @@ demo: deps standby
 
 bench: deps standby
 	@tests/bench/run.sh
+
+# the flags of the chosen libraries, for harnesses that link their own tools
+# against the objects (tests/xen/run.sh)
+print-pkg-cflags:
+	@echo $(PKG_CFLAGS)
+print-pkg-libs:
+	@echo $(PKG_LIBS)
 
 install: standby
 	install -d $(DESTDIR)$(PREFIX)/bin

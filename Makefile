@@ -11,7 +11,7 @@
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 CC         ?= cc
-PKGS       := xencontrol xenguest xenstore libnl-3.0 libnl-route-3.0 yajl libcrypto
+PKGS       := xencontrol xenguest xenstore xentoollog libnl-3.0 libnl-route-3.0 yajl libcrypto
 DEB_PKGS   := build-essential pkg-config libxen-dev libnl-3-dev libnl-route-3-dev \
               libev-dev libyajl-dev libssl-dev libcmocka-dev clang libclang-rt-14-dev xz-utils
 FUZZ_SECONDS ?= 600

@@ -186,6 +186,11 @@ ssize_t sb_parser_feed(struct sb_parser *p, const uint8_t *buf, size_t len);
 size_t sb_parser_body_room(struct sb_parser *p, uint8_t **where);
 ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n);
 
+/* Give back the parser's own assembly buffer when nothing lies in it: no
+ * body half assembled, no RECORD event being delivered (for a caller that
+ * now gives body memory itself, or goes quiet); allocated again when needed. */
+void sb_parser_trim(struct sb_parser *p);
+
 /* The input ended.  Returns 0 when the stream is complete (final END), 1 when
  * a checkpointed stream stopped exactly after a CHECKPOINT_END, -1 otherwise
  * (error filled: SB_ERR_TRUNCATED with what was expected). */

@@ -367,6 +367,8 @@ static int on_epoch_end(struct sb_rstream *s, const struct sb_event *ev)
 	if (commit_epoch(s, s->phase == SB_RP_INITIAL ? NULL : s->epoch, n,
 			 ev->u.epoch.pages, ev->u.epoch.bytes))
 		return SB_CB_ABORT;
+	if (s->phase == SB_RP_INITIAL)
+		sb_parser_trim(s->parser);      /* held page bodies go to the epoch buffer now */
 	s->phase = SB_RP_BUFFERING;
 	s->epoch_no = n + 1;
 	sb_epoch_reset(s->epoch, n + 1);

@@ -494,6 +494,16 @@ ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n)
 	return process_record(p) == STEP_ERR ? -1 : (ssize_t)n;
 }
 
+void sb_parser_trim(struct sb_parser *p)
+{
+	if (p->rfill || p->in_record)
+		return;         /* in use: a body (or the xl config) half assembled in it,
+				 * or the body of the RECORD event being delivered */
+	free(p->rbuf);
+	p->rbuf = NULL;
+	p->rcap = 0;
+}
+
 static const char *expected_record(const struct sb_parser *p)
 {
 	switch (p->where) {

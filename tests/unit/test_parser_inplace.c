@@ -30,8 +30,11 @@ struct run {
  * whenever the parser assembles a body. */
 /* Caller memory for split bodies (body_cb); the trace comes first so that
  * sg_trace_cb can take the same opaque. */
+static struct sb_parser *cur_parser;   /* the parser read_like_socket_cfg runs */
+
 struct ext {
 	struct sg_trace t;
+	int trim;               /* sb_parser_trim() at every event */
 	int refuse_odd;         /* return NULL for every other record asked */
 	uint8_t *mem;           /* the memory given for the record being read */
 	uint32_t need;
@@ -71,6 +74,8 @@ static int ext_event(const struct sb_event *ev, void *opaque)
 				 (unsigned long long)ev->u.rec.index);
 		x->used++;
 	}
+	if (x->trim)
+		sb_parser_trim(cur_parser);
 	return sg_trace_cb(ev, &x->t);
 }
 
@@ -91,6 +96,8 @@ static struct run read_like_socket_cfg(const uint8_t *data, size_t len, size_t m
 				       const struct sb_parser_config *cfg)
 {
 	struct sb_parser *p = sb_parser_new(cfg);
+
+	cur_parser = p;
 	struct run r = { 0 };
 	size_t pos = 0;
 
@@ -229,7 +236,7 @@ static void caller_memory(const struct sg_opts *o, int refuse_odd)
 	ref_rc = sg_parse(b.data, b.len, NULL, 0, NULL, &ref, &err, &consumed);
 	assert_true(ref_rc >= 0);
 	for (int k = 0; k < 30; k++) {
-		struct ext x = { .refuse_odd = refuse_odd };
+		struct ext x = { .refuse_odd = refuse_odd, .trim = k % 3 == 2 };
 		struct sb_parser_config cfg = { .name = "t", .cb = ext_event,
 						.body_cb = ext_body, .opaque = &x };
 		struct run r;

@@ -11,7 +11,7 @@
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 CC         ?= cc
-PKGS       := xencontrol xenguest xenstore libnl-3.0 libnl-route-3.0 yajl libcrypto libxxhash
+PKGS       := xencontrol xenguest xenstore xentoollog libnl-3.0 libnl-route-3.0 yajl libcrypto libxxhash
 DEB_PKGS   := build-essential pkg-config libxen-dev libnl-3-dev libnl-route-3-dev \
               libev-dev libyajl-dev libssl-dev libxxhash-dev libcmocka-dev clang libclang-rt-14-dev xz-utils
 FUZZ_SECONDS ?= 600
@@ -35,7 +35,8 @@ UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 LIB_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
 ASAN_OBJS  := $(patsubst %.c,$(B)/asan/%.o,$(LIB_SRCS))
 
-.PHONY: all deps test test-unit test-integration test-asan test-fuzz test-vm demo bench fuzz install clean
+.PHONY: all deps test test-unit test-integration test-asan test-fuzz test-vm demo bench fuzz install clean \
+	print-pkg-cflags print-pkg-libs
 
 all: deps standby
 
@@ -104,6 +105,13 @@ demo: deps standby
 
 bench: deps standby
 	@tests/bench/run.sh
+
+# the flags of the chosen libraries, for harnesses that link their own tools
+# against the objects (tests/xen/run.sh)
+print-pkg-cflags:
+	@echo $(PKG_CFLAGS)
+print-pkg-libs:
+	@echo $(PKG_LIBS)
 
 install: standby
 	install -d $(DESTDIR)$(PREFIX)/bin

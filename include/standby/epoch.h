@@ -4,7 +4,7 @@
  *
  * One reusable arena of raw record bodies (no malloc per record) plus a pfn
  * index: PAGE_DATA records are split into pages, and a page sent twice in
- * one epoch is kept once (the later copy wins, in place).  Every other record
+ * one epoch is kept once (the later copy wins).  Every other record
  * is kept raw, in stream order.  The total is bounded (max_bytes); going past
  * it is an error the caller treats as a stream error.
  */
@@ -42,6 +42,11 @@ void sb_epoch_reset(struct sb_epoch *ep, uint64_t number);
 int sb_epoch_add(struct sb_epoch *ep, enum sb_layer layer, uint32_t type,
 		 const uint8_t *body, uint32_t length);
 
+/* Room for the next record body, n bytes at the end of the arena, for the
+ * parser to assemble it in (sb_parser_config.body_cb); NULL when the bound
+ * or memory says no.  Valid until the next add or reset.  When that body
+ * then comes to sb_epoch_add() it is kept where it lies, not copied. */
+uint8_t *sb_epoch_reserve(struct sb_epoch *ep, size_t n);
 uint64_t sb_epoch_number(const struct sb_epoch *ep);
 size_t sb_epoch_nrecs(const struct sb_epoch *ep);
 /* Pointers from sb_epoch_rec()/sb_epoch_page() (and the body/data in them) stay

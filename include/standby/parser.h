@@ -144,6 +144,17 @@ struct sb_event {
 #define SB_CB_ABORT    2
 typedef int (*sb_event_cb)(const struct sb_event *ev, void *opaque);
 
+/* Optional: caller memory for a record body that does not lie whole in one
+ * feed, so that it is assembled (and read in place) where the caller keeps
+ * it instead of in the parser's buffer and copied again.  Asked at most once
+ * per such record, when its header has passed the length caps; rec has the
+ * header fields (layer, type, length, offset, index, epoch), no body yet.
+ * Return at least need (the padded body length) bytes that stay valid and
+ * are not touched by the caller until that record's RECORD event, whose
+ * rec.body then points to them; or NULL to let the parser use its own
+ * buffer.  If the stream fails first, the memory is simply not used. */
+typedef uint8_t *(*sb_body_cb)(const struct sb_record *rec, uint32_t need, void *opaque);
+
 struct sb_parser_config {
 	const char *name;           /* stream name used in messages ("stdin", "unix:3", a path) */
 	enum sb_stream_kind kind;
@@ -152,6 +163,7 @@ struct sb_parser_config {
 	uint32_t config_max;        /* cap on the xl JSON config; 0 = 1 MiB */
 	uint64_t max_pfn;           /* highest acceptable pfn; 0 = (1<<32)-1 */
 	sb_event_cb cb;
+	sb_body_cb body_cb;         /* optional, see above; gets opaque too */
 	void *opaque;
 };
 
@@ -173,6 +185,11 @@ ssize_t sb_parser_feed(struct sb_parser *p, const uint8_t *buf, size_t len);
  * then use sb_parser_feed(). */
 size_t sb_parser_body_room(struct sb_parser *p, uint8_t **where);
 ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n);
+
+/* Give back the parser's own assembly buffer when nothing lies in it: no
+ * body half assembled, no RECORD event being delivered (for a caller that
+ * now gives body memory itself, or goes quiet); allocated again when needed. */
+void sb_parser_trim(struct sb_parser *p);
 
 /* The input ended.  Returns 0 when the stream is complete (final END), 1 when
  * a checkpointed stream stopped exactly after a CHECKPOINT_END, -1 otherwise

@@ -283,7 +283,7 @@ static int open_target(struct sb_target *t, const char *arg, const struct sb_str
 	if (!x->vcpus)
 		x->vcpus = info->max_vcpus ? info->max_vcpus : 1;
 	parse_config(x, info->config_json);
-	if (sb_xen_domain_open(&x->dom, err, errlen))
+	if (sb_xen_domain_open(&x->dom, x->stream, err, errlen))
 		return -1;
 	x->dom_open = 1;
 	if (x->kind == SB_XEN_PV)

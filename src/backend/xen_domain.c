@@ -22,21 +22,30 @@
 #include <unistd.h>
 #include "backend/xen_sys.h"
 #include "backend/xen_domain.h"
+#include "backend/xen_log.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 #define XCERR(call) ERR("%s failed for domain %u: %s (errno %d)", call, d->domid, strerror(errno), errno)
 
-int sb_xen_domain_open(struct sb_xen_domain *d, char *err, size_t errlen)
+int sb_xen_domain_open(struct sb_xen_domain *d, const char *stream, char *err, size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
-	d->xch = xc_interface_open(NULL, NULL, 0);
-	if (!d->xch)
-		return ERR("xc_interface_open failed: %s (errno %d)", strerror(errno), errno);
+	d->log = sb_xen_logger_new(stream);
+	d->xch = xc_interface_open(d->log, d->log, 0);
+	if (!d->xch) {
+		int e = errno;
+
+		sb_xen_logger_free(d->log);
+		d->log = NULL;
+		return ERR("xc_interface_open failed: %s (errno %d)", strerror(e), e);
+	}
 	d->xsh = xs_open(0);
 	if (!d->xsh) {
 		int e = errno;
 		xc_interface_close(d->xch);
 		d->xch = NULL;
+		sb_xen_logger_free(d->log);
+		d->log = NULL;
 		return ERR("xs_open failed (is xenstored running?): %s (errno %d)", strerror(e), e);
 	}
 	return 0;
@@ -391,6 +400,8 @@ void sb_xen_domain_close(struct sb_xen_domain *d)
 		xs_close(d->xsh);
 	if (d->xch)
 		xc_interface_close(d->xch);
+	sb_xen_logger_free(d->log);
 	d->xsh = NULL;
 	d->xch = NULL;
+	d->log = NULL;
 }

@@ -30,6 +30,7 @@ typedef struct xc_interface_core xc_interface;
 
 struct sb_xen_domain {
 	xc_interface *xch;
+	xentoollog_logger *log;          /* libxc's messages, named by the stream */
 	struct xs_handle *xsh;
 	struct sb_xen_domain_params p;
 	char name[256];
@@ -41,8 +42,8 @@ struct sb_xen_domain {
 	int created, introduced, unpaused;
 };
 
-/* Open libxenctrl and libxenstore.  0 or -1 with err. */
-int sb_xen_domain_open(struct sb_xen_domain *d, char *err, size_t errlen);
+/* Open libxenctrl (its messages named by stream) and libxenstore.  0 or -1 with err. */
+int sb_xen_domain_open(struct sb_xen_domain *d, const char *stream, char *err, size_t errlen);
 /* Create the paused shell, allocate its store and console event channels and
  * write its xenstore skeleton under "<name>--incoming". */
 int sb_xen_domain_create(struct sb_xen_domain *d, const struct sb_xen_domain_params *p,

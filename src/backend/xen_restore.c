@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "backend/xen_sys.h"
 #include "backend/xen_restore.h"
+#include "backend/xen_log.h"
 
 struct sb_xen_chunk {
 	struct sb_xen_chunk *next;
@@ -86,10 +87,11 @@ static void helper_main(const struct sb_xen_restore_args *a, int data_fd, int re
 	struct restore_callbacks cb;
 	struct report_msg m = { .kind = MSG_RESULT, .rc = -1 };
 	unsigned long store_mfn = 0, console_mfn = 0;
+	xentoollog_logger *log = sb_xen_logger_new(a->stream);
 	xc_interface *xch;
 
-	/* libxc's own stderr logger (libxentoollog is not linked separately) */
-	xch = xc_interface_open(NULL, NULL, 0);
+	/* libxc's messages on stderr, named by the stream */
+	xch = xc_interface_open(log, log, 0);
 	if (!xch) {
 		m.err = errno;
 		fprintf(stderr, "standby: %s: restore helper: xc_interface_open failed: %s\n",
@@ -110,6 +112,7 @@ static void helper_main(const struct sb_xen_restore_args *a, int data_fd, int re
 	m.b = console_mfn;
 	send_report(report_fd, &m);
 	xc_interface_close(xch);
+	sb_xen_logger_free(log);
 	_exit(m.rc ? 1 : 0);
 }
 

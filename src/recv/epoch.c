@@ -14,6 +14,15 @@
  * (realloc) they are recomputed from the offsets, so what sb_epoch_rec() and
  * sb_epoch_page() hand out stays valid until the next add or reset.
  *
+ * Reservation (sb_epoch_reserve): room past arena_len handed to the parser
+ * to assemble one record body in (resv).  When that body comes back to
+ * sb_epoch_add(), it is claimed where it lies: its pages are indexed in
+ * place (a page's offset then points into the PAGE_DATA body, pfn array and
+ * all), a raw body is kept where it is; nothing is copied.  A pfn sent again
+ * in the same epoch then points to its newest copy; the older one stays in
+ * the arena unused until the reset (it was counted against the bound when
+ * it arrived, like every byte of the epoch).
+ *
  * The bound (max_bytes) covers the arena bytes in use plus the bookkeeping:
  * one slot per record and per page, and the index table.
  */
@@ -47,6 +56,8 @@ struct sb_epoch {
 	uint32_t *index;
 	size_t index_cap;               /* 0 or a power of two */
 	uint64_t wire_bytes;
+	uint64_t resv_len;              /* bytes reserved at arena_len, 0 = none */
+	uint64_t claim;                 /* NO_DATA, or offset of the body being claimed */
 };
 
 struct sb_epoch *sb_epoch_new(uint64_t max_bytes)
@@ -56,6 +67,7 @@ struct sb_epoch *sb_epoch_new(uint64_t max_bytes)
 	if (!ep)
 		return NULL;
 	ep->max_bytes = max_bytes;
+	ep->claim = NO_DATA;
 	return ep;
 }
 
@@ -77,6 +89,7 @@ void sb_epoch_reset(struct sb_epoch *ep, uint64_t number)
 	ep->nrecs = 0;
 	ep->npages = 0;
 	ep->wire_bytes = 0;
+	ep->resv_len = 0;
 	if (ep->index)
 		memset(ep->index, 0, ep->index_cap * sizeof(*ep->index));
 }
@@ -108,34 +121,63 @@ static void rebase(struct sb_epoch *ep)
 			ep->pages[i].pub.data = ep->arena + ep->pages[i].off;
 }
 
-/* Reserve n arena bytes; returns their offset, or NO_DATA (errno set). */
+/* Capacity for need arena bytes in all (0, or -1 with errno). */
+static int arena_fit(struct sb_epoch *ep, uint64_t need)
+{
+	uint64_t cap = ep->arena_cap ? ep->arena_cap : 65536;
+	uint8_t *p;
+
+	if (need <= ep->arena_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > SIZE_MAX) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p = realloc(ep->arena, (size_t)cap);
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ep->arena = p;
+	ep->arena_cap = cap;
+	rebase(ep);
+	return 0;
+}
+
+/* Take n arena bytes; returns their offset, or NO_DATA (errno set).  Any
+ * reservation lapses: the arena may move. */
 static uint64_t arena_take(struct sb_epoch *ep, uint64_t n)
 {
-	uint64_t need = ep->arena_len + n;
-	uint64_t off;
+	uint64_t off = ep->arena_len;
 
-	if (need > ep->arena_cap) {
-		uint64_t cap = ep->arena_cap ? ep->arena_cap : 65536;
-		uint8_t *p;
-
-		while (cap < need)
-			cap *= 2;
-		if (cap > SIZE_MAX) {
-			errno = ENOMEM;
-			return NO_DATA;
-		}
-		p = realloc(ep->arena, (size_t)cap);
-		if (!p) {
-			errno = ENOMEM;
-			return NO_DATA;
-		}
-		ep->arena = p;
-		ep->arena_cap = cap;
-		rebase(ep);
-	}
-	off = ep->arena_len;
-	ep->arena_len = need;
+	ep->resv_len = 0;
+	if (arena_fit(ep, ep->arena_len + n))
+		return NO_DATA;
+	ep->arena_len += n;
 	return off;
+}
+
+uint8_t *sb_epoch_reserve(struct sb_epoch *ep, size_t n)
+{
+	ep->resv_len = 0;
+	if (over_bound(ep, ep->arena_len + n, ep->nrecs, ep->npages, ep->index_cap) ||
+	    arena_fit(ep, ep->arena_len + n))
+		return NULL;
+	ep->resv_len = n;
+	return ep->arena + ep->arena_len;
+}
+
+/* Is body the reserved room (then it is claimed: kept where it lies)? */
+static int take_reserved(struct sb_epoch *ep, const uint8_t *body, uint32_t length)
+{
+	if (!ep->resv_len || body != ep->arena + ep->arena_len || length > ep->resv_len)
+		return 0;
+	ep->claim = ep->arena_len;
+	ep->arena_len += sb_pad8(length);       /* within the reservation: no move */
+	ep->resv_len = 0;
+	return 1;
 }
 
 /* Make room for one more element in a slot array. */
@@ -227,6 +269,11 @@ static int add_page(uint64_t pfn, unsigned type, const uint8_t *data, void *opaq
 		ps->pub.data = NULL;        /* keeps its arena copy for a later resend */
 		return 0;
 	}
+	if (ep->claim != NO_DATA) {     /* the page lies in the claimed body: point at it */
+		ps->off = (uint64_t)(data - ep->arena);
+		ps->pub.data = data;
+		return 0;
+	}
 	if (ps->off == NO_DATA) {
 		uint64_t off;
 
@@ -248,11 +295,14 @@ static int add_raw(struct sb_epoch *ep, enum sb_layer layer, uint32_t type,
 {
 	struct rec_slot *rs;
 	uint64_t off = 0;
+	uint64_t extra = ep->claim != NO_DATA ? 0 : length;
 
-	if (over_bound(ep, ep->arena_len + length, ep->nrecs + 1, ep->npages, ep->index_cap) ||
+	if (over_bound(ep, ep->arena_len + extra, ep->nrecs + 1, ep->npages, ep->index_cap) ||
 	    grow_slots((void **)&ep->recs, &ep->recs_cap, ep->nrecs, sizeof(*ep->recs)))
 		return -1;
-	if (length) {
+	if (ep->claim != NO_DATA) {
+		off = ep->claim;
+	} else if (length) {
 		off = arena_take(ep, length);
 		if (off == NO_DATA)
 			return -1;
@@ -272,10 +322,17 @@ int sb_epoch_add(struct sb_epoch *ep, enum sb_layer layer, uint32_t type,
 {
 	int rc;
 
+	if (length && take_reserved(ep, body, length) &&
+	    over_bound(ep, ep->arena_len, ep->nrecs, ep->npages, ep->index_cap)) {
+		ep->claim = NO_DATA;
+		return -1;
+	}
 	if (layer == SB_LAYER_LIBXC && type == SB_LIBXC_PAGE_DATA)
 		rc = sb_page_data_foreach(body, length, add_page, ep) ? -1 : 0;
 	else
 		rc = add_raw(ep, layer, type, body, length);
+	ep->claim = NO_DATA;
+	ep->resv_len = 0;
 	if (rc == 0)
 		ep->wire_bytes += SB_REC_HDR_LEN + sb_pad8(length);
 	return rc;

@@ -38,8 +38,9 @@
  * event, that event is kept pending and delivered first by the next call.
  *
  * Records that lie whole in the caller's buffer are handed out in place;
- * split ones are assembled in p->rbuf (fixed items in p->hbuf).  Lengths are
- * checked against the caps before anything is allocated.
+ * split ones are assembled in memory the caller gives for them (body_cb) or
+ * else in p->rbuf (fixed items in p->hbuf).  Lengths are checked against the
+ * caps before anything is allocated or asked for.
  *
  * This file holds the byte-state machine, input assembly, events and errors.
  * The steps of the header states are in headers.c (DETECT, LIBXL_HDR,
@@ -232,36 +233,58 @@ const uint8_t *sb__take_fixed(struct sb_parser *p, const uint8_t *buf, size_t le
 	return p->hbuf;
 }
 
-/* need bytes of a body: in place, or assembled in rbuf.  *err on ENOMEM. */
+/* The buffer a split body of need bytes is assembled in: the caller's
+ * (p->ext) or rbuf, grown to need; NULL on ENOMEM. */
+static uint8_t *assembly_buf(struct sb_parser *p, size_t need)
+{
+	if (p->ext)
+		return p->ext;
+	if (p->rfill == 0 && p->rcap < need) {
+		free(p->rbuf);
+		p->rcap = 0;
+		p->rbuf = malloc(need);
+		if (!p->rbuf)
+			return NULL;
+		p->rcap = need;
+	}
+	return p->rbuf;
+}
+
+/* need bytes of a body: in place, or assembled.  *err on ENOMEM. */
 const uint8_t *sb__take_body(struct sb_parser *p, const uint8_t *buf, size_t len,
 				size_t *pos, size_t need, int *err)
 {
 	size_t avail = len - *pos, n;
+	uint8_t *dst;
 
 	if (p->rfill == 0 && avail >= need) {
 		*pos += need;
 		p->offset += need;
 		return buf + *pos - need;
 	}
-	if (p->rfill == 0 && p->rcap < need) {
-		free(p->rbuf);
-		p->rcap = 0;
-		p->rbuf = malloc(need);
-		if (!p->rbuf) {
-			*err = 1;
-			return NULL;
-		}
-		p->rcap = need;
+	dst = assembly_buf(p, need);
+	if (!dst) {
+		*err = 1;
+		return NULL;
 	}
 	n = need - p->rfill < avail ? need - p->rfill : avail;
-	memcpy(p->rbuf + p->rfill, buf + *pos, n);
+	memcpy(dst + p->rfill, buf + *pos, n);
 	p->rfill += n;
 	*pos += n;
 	p->offset += n;
 	if (p->rfill < need)
 		return NULL;
 	p->rfill = 0;
-	return p->rbuf;
+	return dst;
+}
+
+/* A record body is about to be assembled: ask the caller for memory once. */
+static void ask_body_memory(struct sb_parser *p)
+{
+	if (p->ext_asked || p->rfill || !p->cfg.body_cb)
+		return;
+	p->ext_asked = 1;
+	p->ext = p->cfg.body_cb(&p->rec, p->body_need, p->cfg.opaque);
 }
 
 /* Epoch bookkeeping for a record that passed; queues EPOCH_END and END. */
@@ -358,6 +381,8 @@ static int step_rec_hdr(struct sb_parser *p, const uint8_t *buf, size_t len, siz
 	r->index = p->nrec++;
 	r->epoch = p->epochs;
 	p->in_record = 1;
+	p->ext = NULL;
+	p->ext_asked = 0;
 	cap = r->layer == SB_LAYER_LIBXC ? SB_LIBXC_REC_LENGTH_MAX : p->cfg.libxl_max_record;
 	if (r->length > cap)
 		return RFAIL(p, SB_ERR_TOO_LONG, "record length %u exceeds the %s cap of %u bytes",
@@ -372,13 +397,17 @@ static int step_rec_hdr(struct sb_parser *p, const uint8_t *buf, size_t len, siz
 static int step_rec_body(struct sb_parser *p, const uint8_t *buf, size_t len, size_t *pos)
 {
 	int err = 0;
-	const uint8_t *b = sb__take_body(p, buf, len, pos, p->body_need, &err);
+	const uint8_t *b;
 
+	if (len - *pos < p->body_need)
+		ask_body_memory(p);
+	b = sb__take_body(p, buf, len, pos, p->body_need, &err);
 	if (err)
 		return RFAIL(p, SB_ERR_NOMEM, "no memory to assemble a %u-byte record", p->body_need);
 	if (!b)
 		return STEP_MORE;
 	p->rec.body = b;
+	p->ext = NULL;
 	return process_record(p);
 }
 
@@ -427,30 +456,30 @@ ssize_t sb_parser_feed(struct sb_parser *p, const uint8_t *buf, size_t len)
 	return (ssize_t)pos;
 }
 
-/* ---- in-place input: the caller reads into rbuf (see parser.h) ---- */
+/* ---- in-place input: the caller reads into the assembly buffer (see parser.h) ---- */
 
 size_t sb_parser_body_room(struct sb_parser *p, uint8_t **where)
 {
+	uint8_t *dst;
+
 	if (p->state != PS_REC_BODY || p->pending)
 		return 0;
-	if (p->rfill == 0 && p->rcap < p->body_need) {
-		free(p->rbuf);
-		p->rcap = 0;
-		p->rbuf = malloc(p->body_need);
-		if (!p->rbuf)
-			return 0;
-		p->rcap = p->body_need;
-	}
-	*where = p->rbuf + p->rfill;
+	ask_body_memory(p);
+	dst = assembly_buf(p, p->body_need);
+	if (!dst)
+		return 0;
+	*where = dst + p->rfill;
 	return p->body_need - p->rfill;
 }
 
 ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n)
 {
+	uint8_t *dst = p->ext ? p->ext : p->rbuf;
+
 	if (p->state == PS_ERROR)
 		return -1;
-	if (p->state != PS_REC_BODY || p->pending || !p->rbuf || p->rcap < p->body_need ||
-	    n > p->body_need - p->rfill) {
+	if (p->state != PS_REC_BODY || p->pending || !dst ||
+	    (!p->ext && p->rcap < p->body_need) || n > p->body_need - p->rfill) {
 		sb__fail(p, SB_ERR_ABORTED, p->offset,
 			 "%zu bytes fed in place where no record body was being assembled", n);
 		return -1;
@@ -460,8 +489,19 @@ ssize_t sb_parser_feed_in_place(struct sb_parser *p, size_t n)
 	if (p->rfill < p->body_need)
 		return (ssize_t)n;
 	p->rfill = 0;
-	p->rec.body = p->rbuf;
+	p->rec.body = dst;
+	p->ext = NULL;
 	return process_record(p) == STEP_ERR ? -1 : (ssize_t)n;
+}
+
+void sb_parser_trim(struct sb_parser *p)
+{
+	if (p->rfill || p->in_record)
+		return;         /* in use: a body (or the xl config) half assembled in it,
+				 * or the body of the RECORD event being delivered */
+	free(p->rbuf);
+	p->rbuf = NULL;
+	p->rcap = 0;
 }
 
 static const char *expected_record(const struct sb_parser *p)

@@ -53,6 +53,8 @@ struct sb_parser {
 	uint32_t body_need;         /* pad8(rec.length) */
 	uint8_t *rbuf;              /* split records and the xl config */
 	size_t rcap, rfill;
+	uint8_t *ext;               /* caller memory for this record's body (body_cb), or NULL */
+	int ext_asked;              /* body_cb asked for the record being read */
 
 	/* xl preamble */
 	uint32_t xl_mflags, xl_oflags, xl_odl, config_len;

@@ -17,9 +17,11 @@
  *     -x OFFSET    crash: write OFFSET bytes, close with RST (SO_LINGER 0) and
  *                  print the CLOCK_REALTIME of the close
  *
- * Output (stdout, one line): bytes B seconds S first_ack_s F
+ * Output (stdout, one line): bytes B seconds S first_ack_s F cpu_s C
  *   S: from the first byte written to the last connection done;
- *   F: from the first byte written to the ack of epoch 0 (acks mode, T == 1).
+ *   F: from the first byte written to the ack of epoch 0 (acks mode, T == 1);
+ *   C: CPU time (user + system) of send itself, so that a figure can show
+ *      whether the sender rather than the receiver was the limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -70,6 +73,16 @@ static double mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0.0;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char *what)
@@ -327,9 +340,9 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	printf("bytes %llu seconds %.6f first_ack_s %.6f\n",
+	printf("bytes %llu seconds %.6f first_ack_s %.6f cpu_s %.3f\n",
 	       (unsigned long long)size * (unsigned long long)total, mono() - t_start,
-	       t_first_ack ? t_first_ack - t_start : 0.0);
+	       t_first_ack ? t_first_ack - t_start : 0.0, cpu_seconds());
 	if (rtt_out)
 		fclose(rtt_out);
 	return 0;

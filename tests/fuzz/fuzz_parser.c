@@ -7,7 +7,9 @@
  *           bits 4-7: seed for the feed splits and for pausing callbacks
  * The stream is fed in pieces derived from the seed and the data, the
  * callback touches every body byte and walks what the decoders walk, and
- * finish() is called.  Nothing may crash, leak or read out of bounds.
+ * finish() is called.  For half of the seeds split bodies may go to caller
+ * memory (body_cb, exactly the size asked, so any overrun is caught) and
+ * pieces are read in place (body_room / feed_in_place).  Nothing may crash, leak or read out of bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +25,8 @@ struct fstate {
 	uint64_t sum;
 	int paused;
 	int ended;
+	int use_ext;
+	uint8_t *ext;
 };
 
 static uint32_t next(struct fstate *s)
@@ -67,6 +71,32 @@ static int cb(const struct sb_event *ev, void *opaque)
 	return s->paused ? SB_CB_PAUSE : SB_CB_CONTINUE;
 }
 
+static uint8_t *body_cb(const struct sb_record *r, uint32_t need, void *opaque)
+{
+	struct fstate *s = opaque;
+
+	if (r->body || !s->use_ext || (next(s) & 1))
+		return NULL;
+	free(s->ext);
+	s->ext = malloc(need);
+	return s->ext;
+}
+
+/* One piece, fed or (sometimes) read in place into the body being
+ * assembled; *n is cut to the room there. */
+static ssize_t feed_piece(struct sb_parser *p, struct fstate *s, const uint8_t *d, size_t *n)
+{
+	uint8_t *where;
+	size_t room;
+
+	if (!s->use_ext || (next(s) & 1) || !(room = sb_parser_body_room(p, &where)))
+		return sb_parser_feed(p, d, *n);
+	if (*n > room)
+		*n = room;
+	memcpy(where, d, *n);
+	return sb_parser_feed_in_place(p, *n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum sb_stream_kind kinds[4] = {
@@ -90,7 +120,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.config_max = 1u << 16;
 	cfg.max_pfn = (data[0] & 0x40) ? 0xfffff : 0;
 	cfg.cb = cb;
+	cfg.body_cb = body_cb;
 	cfg.opaque = &s;
+	s.use_ext = next(&s) & 1;
 	data++;
 	size--;
 
@@ -104,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((next(&s) & 3) == 0)
 			piece = size - pos;
 		s.paused = 0;
-		r = sb_parser_feed(p, data + pos, piece);
+		r = feed_piece(p, &s, data + pos, &piece);
 		if (r < 0) {
 			if (sb_parser_feed(p, data, size) != -1)       /* errors stick */
 				abort();
@@ -121,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sb_parser_offset(p) > size)
 		abort();
 	sb_parser_free(p);
+	free(s.ext);
 	sink = s.sum;
 	return 0;
 }

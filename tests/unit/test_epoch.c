@@ -1,5 +1,6 @@
 /*
- * test_epoch.c - the epoch buffer: dedup, order, bound, reuse, index growth.
+ * test_epoch.c - the epoch buffer: dedup, order, bound, reuse, index growth,
+ * bodies assembled in reserved room and kept where they lie.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -231,6 +232,108 @@ static void test_many_pages(void **state)
 	sb_epoch_free(ep);
 }
 
+/* Build a PAGE_DATA body into memory reserved in the epoch, as the parser
+ * does when it assembles a split record there, and add it. */
+static uint8_t *add_reserved(struct sb_epoch *ep, const uint64_t *entries, uint32_t n,
+			     const uint8_t *pages, size_t pages_len, uint32_t *len)
+{
+	struct sb_buf b;
+	uint8_t *room;
+
+	sb_buf_init(&b);
+	assert_int_equal(sb_write_page_data(&b, entries, n, pages, pages_len), 0);
+	*len = sb_get_le32(b.data + 4);
+	room = sb_epoch_reserve(ep, (*len + 7) & ~7u);
+	assert_non_null(room);
+	memcpy(room, b.data + 8, (*len + 7) & ~7u);
+	assert_int_equal(sb_epoch_add(ep, SB_LAYER_LIBXC, SB_LIBXC_PAGE_DATA, room, *len), 0);
+	sb_buf_free(&b);
+	return room;
+}
+
+static int inside(const uint8_t *p, const uint8_t *base, size_t n)
+{
+	return p >= base && p + SB_PAGE_SIZE <= base + n;
+}
+
+static void test_reserved_body_kept_in_place(void **state)
+{
+	struct sb_epoch *ep = sb_epoch_new(64 << 20);
+	uint8_t pg[3 * SB_PAGE_SIZE], want[SB_PAGE_SIZE], state_rec[24] = { 1, 2, 3 };
+	uint64_t e1[3] = { sb_pfn_entry(5, SB_PT_NOTAB), sb_pfn_entry(9, SB_PT_NOTAB),
+			   sb_pfn_entry(7, SB_PT_NOTAB) };
+	uint64_t e2[1] = { sb_pfn_entry(9, SB_PT_NOTAB) };
+	uint64_t e3[1] = { sb_pfn_entry(5, SB_PT_NOTAB) };
+	uint64_t before;
+	uint32_t len;
+	uint8_t *room;
+	(void)state;
+
+	assert_non_null(ep);
+	sb_epoch_reset(ep, 1);
+	assert_int_equal(sb_epoch_add(ep, SB_LAYER_LIBXC, SB_LIBXC_HVM_CONTEXT, state_rec,
+				      sizeof(state_rec)), 0);
+	before = sb_epoch_bytes(ep);
+	for (int i = 0; i < 3; i++)
+		fill_page(pg + i * SB_PAGE_SIZE, sb_pfn_of(e1[i]), 1);
+	room = add_reserved(ep, e1, 3, pg, sizeof(pg), &len);
+	/* no copy: the pages are where the body was assembled, and it was counted once */
+	assert_int_equal(sb_epoch_bytes(ep), before + ((len + 7) & ~7u));
+	for (int i = 0; i < 3; i++) {
+		const struct sb_epoch_page *p = find_page(ep, sb_pfn_of(e1[i]));
+
+		assert_non_null(p);
+		assert_true(inside(p->data, room, len));
+		assert_memory_equal(p->data, pg + i * SB_PAGE_SIZE, SB_PAGE_SIZE);
+	}
+	assert_memory_equal(sb_epoch_rec(ep, 0)->body, state_rec, sizeof(state_rec));
+
+	/* pfn 9 again, copied (not reserved): the later copy wins */
+	fill_page(pg, 9, 2);
+	assert_int_equal(add_pages(ep, e2, 1, pg, SB_PAGE_SIZE), 0);
+	fill_page(want, 9, 2);
+	assert_memory_equal(find_page(ep, 9)->data, want, SB_PAGE_SIZE);
+	/* pfn 5 again, in reserved room (the arena grows and moves meanwhile) */
+	assert_non_null(sb_epoch_reserve(ep, 8u << 20));       /* lapses unused */
+	fill_page(pg, 5, 3);
+	room = add_reserved(ep, e3, 1, pg, SB_PAGE_SIZE, &len);
+	assert_true(inside(find_page(ep, 5)->data, room, len));
+	fill_page(want, 5, 3);
+	assert_memory_equal(find_page(ep, 5)->data, want, SB_PAGE_SIZE);
+	fill_page(want, 7, 1);
+	assert_memory_equal(find_page(ep, 7)->data, want, SB_PAGE_SIZE);
+	fill_page(want, 9, 2);
+	assert_memory_equal(find_page(ep, 9)->data, want, SB_PAGE_SIZE);
+	assert_memory_equal(sb_epoch_rec(ep, 0)->body, state_rec, sizeof(state_rec));
+	assert_int_equal(sb_epoch_npages(ep), 3);
+	sb_epoch_free(ep);
+}
+
+static void test_reserve_bound(void **state)
+{
+	struct sb_epoch *ep = sb_epoch_new(1 << 20);
+	uint8_t body[64] = { 0 };
+	uint8_t *room;
+	(void)state;
+
+	assert_non_null(ep);
+	sb_epoch_reset(ep, 1);
+	errno = 0;
+	assert_null(sb_epoch_reserve(ep, (1 << 20) + 1));
+	assert_int_equal(errno, ENOBUFS);
+	/* a body that is not the reserved room is copied as before */
+	room = sb_epoch_reserve(ep, 4096);
+	assert_non_null(room);
+	assert_int_equal(sb_epoch_add(ep, SB_LAYER_LIBXC, SB_LIBXC_HVM_CONTEXT, body,
+				      sizeof(body)), 0);
+	assert_ptr_not_equal(sb_epoch_rec(ep, 0)->body, body);
+	assert_int_equal(sb_epoch_bytes(ep), sizeof(body));
+	/* the room lapsed with that add: the same pointer is no longer claimed */
+	assert_int_equal(sb_epoch_add(ep, SB_LAYER_LIBXC, SB_LIBXC_HVM_CONTEXT, room, 16), 0);
+	assert_int_equal(sb_epoch_bytes(ep), sizeof(body) + 16);
+	sb_epoch_free(ep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +342,8 @@ int main(void)
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_reset_reuses_memory),
 		cmocka_unit_test(test_many_pages),
+		cmocka_unit_test(test_reserved_body_kept_in_place),
+		cmocka_unit_test(test_reserve_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

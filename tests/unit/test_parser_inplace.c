@@ -5,7 +5,11 @@
  * reads a socket (random chunk sizes; in place whenever a body is being
  * assembled), with and without the callback pausing after every event; a
  * stream cut inside a body read in place is truncated there; feeding in
- * place where no body is being assembled is an error.
+ * place where no body is being assembled is an error.  With a body_cb the
+ * split bodies are assembled (and read in place) in the caller's memory: the
+ * same events, each RECORD of an assembled body points into that memory, the
+ * callback is asked at most once per record, and NULL falls back to the
+ * parser's own buffer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,11 +28,76 @@ struct run {
 
 /* Read data[0..len) as a receiver would: chunks of 1..max bytes, in place
  * whenever the parser assembles a body. */
+/* Caller memory for split bodies (body_cb); the trace comes first so that
+ * sg_trace_cb can take the same opaque. */
+static struct sb_parser *cur_parser;   /* the parser read_like_socket_cfg runs */
+
+struct ext {
+	struct sg_trace t;
+	int trim;               /* sb_parser_trim() at every event */
+	int refuse_odd;         /* return NULL for every other record asked */
+	uint8_t *mem;           /* the memory given for the record being read */
+	uint32_t need;
+	uint64_t rec_index;     /* the record it was given for */
+	size_t asked, given, used;
+};
+
+static uint8_t *ext_body(const struct sb_record *rec, uint32_t need, void *opaque)
+{
+	struct ext *x = opaque;
+
+	assert_null(rec->body);
+	assert_int_equal(need, (rec->length + 7) & ~7u);
+	if (x->asked && rec->index == x->rec_index)
+		fail_msg("body_cb asked twice for record %llu", (unsigned long long)rec->index);
+	x->asked++;
+	x->rec_index = rec->index;
+	free(x->mem);
+	x->mem = NULL;
+	if (x->refuse_odd && (x->asked & 1))
+		return NULL;
+	x->mem = malloc(need);
+	assert_non_null(x->mem);
+	memset(x->mem, 0xA5, need);
+	x->need = need;
+	x->given++;
+	return x->mem;
+}
+
+static int ext_event(const struct sb_event *ev, void *opaque)
+{
+	struct ext *x = opaque;
+
+	if (ev->kind == SB_EV_RECORD && x->mem && ev->u.rec.index == x->rec_index) {
+		if (ev->u.rec.body != x->mem)
+			fail_msg("record %llu: body not in the memory given for it",
+				 (unsigned long long)ev->u.rec.index);
+		x->used++;
+	}
+	if (x->trim)
+		sb_parser_trim(cur_parser);
+	return sg_trace_cb(ev, &x->t);
+}
+
+static struct run read_like_socket_cfg(const uint8_t *data, size_t len, size_t max,
+				       uint64_t seed, struct sg_trace *t,
+				       const struct sb_parser_config *cfg);
+
 static struct run read_like_socket(const uint8_t *data, size_t len, size_t max, uint64_t seed,
 				   struct sg_trace *t)
 {
 	struct sb_parser_config cfg = { .name = "t", .cb = sg_trace_cb, .opaque = t };
-	struct sb_parser *p = sb_parser_new(&cfg);
+
+	return read_like_socket_cfg(data, len, max, seed, t, &cfg);
+}
+
+static struct run read_like_socket_cfg(const uint8_t *data, size_t len, size_t max,
+				       uint64_t seed, struct sg_trace *t,
+				       const struct sb_parser_config *cfg)
+{
+	struct sb_parser *p = sb_parser_new(cfg);
+
+	cur_parser = p;
 	struct run r = { 0 };
 	size_t pos = 0;
 
@@ -152,6 +221,63 @@ static void test_cut_in_place(void **state)
 	sb_buf_free(&b);
 }
 
+/* body_cb: same events; assembled bodies live in the caller's memory. */
+static void caller_memory(const struct sg_opts *o, int refuse_odd)
+{
+	struct sb_buf b;
+	struct sg_trace ref;
+	struct sb_error err;
+	size_t consumed;
+	int ref_rc;
+
+	sb_buf_init(&b);
+	assert_int_equal(sg_stream(&b, o), 0);
+	sg_trace_init(&ref);
+	ref_rc = sg_parse(b.data, b.len, NULL, 0, NULL, &ref, &err, &consumed);
+	assert_true(ref_rc >= 0);
+	for (int k = 0; k < 30; k++) {
+		struct ext x = { .refuse_odd = refuse_odd, .trim = k % 3 == 2 };
+		struct sb_parser_config cfg = { .name = "t", .cb = ext_event,
+						.body_cb = ext_body, .opaque = &x };
+		struct run r;
+		long d;
+
+		sg_trace_init(&x.t);
+		x.t.pause_every = k & 1;
+		r = read_like_socket_cfg(b.data, b.len, k < 10 ? 65536 : k < 20 ? 4096 : 7,
+					 500 + k, &x.t, &cfg);
+		if (r.rc != ref_rc)
+			fail_msg("run %d: rc %d, expected %d (%s)", k, r.rc, ref_rc, r.err.msg);
+		d = sg_trace_diff(&ref, &x.t);
+		if (d >= 0)
+			fail_msg("run %d: event %ld differs (%zu vs %zu events)", k, d, ref.n, x.t.n);
+		if (!x.given || x.used != x.given)
+			fail_msg("run %d: %zu bodies given, %zu used", k, x.given, x.used);
+		if (refuse_odd && x.asked < 2 * x.given - 1)
+			fail_msg("run %d: asked %zu, given %zu", k, x.asked, x.given);
+		free(x.mem);
+		sg_trace_free(&x.t);
+	}
+	sg_trace_free(&ref);
+	sb_buf_free(&b);
+}
+
+static void test_caller_memory_hvm(void **state)
+{
+	struct sg_opts o = { .dom = SB_DOM_HVM, .checkpoints = 3, .pages = 63 };
+
+	(void)state;
+	caller_memory(&o, 0);
+}
+
+static void test_caller_memory_pv_refusing(void **state)
+{
+	struct sg_opts o = { .dom = SB_DOM_PV, .checkpoints = 3, .pages = 63 };
+
+	(void)state;
+	caller_memory(&o, 1);
+}
+
 static void test_in_place_without_body(void **state)
 {
 	struct sg_trace t;
@@ -178,6 +304,8 @@ int main(void)
 		cmocka_unit_test(test_pv_remus),
 		cmocka_unit_test(test_cut_in_place),
 		cmocka_unit_test(test_in_place_without_body),
+		cmocka_unit_test(test_caller_memory_hvm),
+		cmocka_unit_test(test_caller_memory_pv_refusing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 	p.max_memkb = strtoull(argv[2], NULL, 10) * 1024;
 	p.vcpus = 1;
 	p.kind = argc > 3 && !strcmp(argv[3], "pv") ? SB_XEN_PV : SB_XEN_PVH;
-	if (sb_xen_domain_open(&dom, err, sizeof(err))) {
+	if (sb_xen_domain_open(&dom, "rawfeed", err, sizeof(err))) {
 		fprintf(stderr, "rawfeed: %s\n", err);
 		return 1;
 	}

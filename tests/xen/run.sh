@@ -23,8 +23,8 @@ export XENVM_TIMEOUT=${XEN_VM_TIMEOUT:-720}
 
 echo "== building standby and the test tools"
 make -s standby >"$OUTDIR/build.log" 2>&1 || { tail -n 30 "$OUTDIR/build.log"; echo "0 passed, 1 failed"; exit 1; }
-CFLAGS_T="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Isrc $(pkg-config --cflags xencontrol xenguest xenstore yajl 2>/dev/null)"
-LIBS_T="$(pkg-config --libs xencontrol xenguest xenstore libnl-3.0 libnl-route-3.0 yajl libcrypto 2>/dev/null) -lev -lm"
+CFLAGS_T="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Isrc $(make -s --no-print-directory print-pkg-cflags)"
+LIBS_T="$(make -s --no-print-directory print-pkg-libs)"
 OBJS=$(find build/obj -name '*.o' ! -path '*/src/main.o')
 mkdir -p build/xen
 for t in relay rawfeed drive; do

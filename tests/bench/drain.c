@@ -5,9 +5,9 @@
  *   drain unix:PATH|tcp:ADDR:PORT READYFILE
  *
  * Listens, creates READYFILE, then serves connections one after another in a
- * plain blocking read loop (64 KiB reads, as standby's read watcher), and
- * answers each with one byte once it has read the sender's EOF.  Runs until
- * killed.
+ * plain blocking read loop (1 MiB reads: the largest read standby makes,
+ * straight into a record body), and answers each with one byte once it has
+ * read the sender's EOF.  Runs until killed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 
-#define CHUNK (64 * 1024)
+#define CHUNK (1024 * 1024)
 
 static int listen_on(const char *where)
 {

@@ -212,29 +212,12 @@ static int check_pfn(struct image *im, uint64_t pfn)
 
 static int flush_run(struct page_ctx *pc)
 {
-	struct iovec *iov = pc->iov;
+	uint64_t at;
 	int n = pc->run_n;
-	uint64_t off = pc->run_pfn * SB_PAGE_SIZE;
 
 	pc->run_n = 0;
-	while (n) {
-		ssize_t w = pwritev(pc->im->memfd, iov, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return ierr(pc->im, "pwrite memory at offset %" PRIu64 ": %s", off, strerror(errno));
-		off += (uint64_t)w;
-		while (n && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {                        /* a short write inside a page */
-			iov->iov_base = (uint8_t *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
+	if (n && img_pwritev_all(pc->im->memfd, pc->iov, (size_t)n, pc->run_pfn * SB_PAGE_SIZE, &at))
+		return ierr(pc->im, "pwrite memory at offset %" PRIu64 ": %s", at, strerror(errno));
 	return 0;
 }
 

@@ -137,19 +137,27 @@ static struct run read_like_socket_cfg(const uint8_t *data, size_t len, size_t m
 	return r;
 }
 
+/* Generate the stream of o into b and its reference trace (fed whole);
+ * returns finish()'s result. */
+static int reference(const struct sg_opts *o, struct sb_buf *b, struct sg_trace *ref)
+{
+	struct sb_error err;
+	size_t consumed;
+	int rc;
+
+	sb_buf_init(b);
+	assert_int_equal(sg_stream(b, o), 0);
+	sg_trace_init(ref);
+	rc = sg_parse(b->data, b->len, NULL, 0, NULL, ref, &err, &consumed);
+	assert_true(rc >= 0);
+	return rc;
+}
+
 static void same_events(const struct sg_opts *o)
 {
 	struct sb_buf b;
 	struct sg_trace ref;
-	struct sb_error err;
-	size_t consumed;
-	int ref_rc;
-
-	sb_buf_init(&b);
-	assert_int_equal(sg_stream(&b, o), 0);
-	sg_trace_init(&ref);
-	ref_rc = sg_parse(b.data, b.len, NULL, 0, NULL, &ref, &err, &consumed);
-	assert_true(ref_rc >= 0);
+	int ref_rc = reference(o, &b, &ref);
 	for (int k = 0; k < 40; k++) {
 		struct sg_trace t;
 		struct run r;
@@ -226,15 +234,7 @@ static void caller_memory(const struct sg_opts *o, int refuse_odd)
 {
 	struct sb_buf b;
 	struct sg_trace ref;
-	struct sb_error err;
-	size_t consumed;
-	int ref_rc;
-
-	sb_buf_init(&b);
-	assert_int_equal(sg_stream(&b, o), 0);
-	sg_trace_init(&ref);
-	ref_rc = sg_parse(b.data, b.len, NULL, 0, NULL, &ref, &err, &consumed);
-	assert_true(ref_rc >= 0);
+	int ref_rc = reference(o, &b, &ref);
 	for (int k = 0; k < 30; k++) {
 		struct ext x = { .refuse_odd = refuse_odd, .trim = k % 3 == 2 };
 		struct sb_parser_config cfg = { .name = "t", .cb = ext_event,

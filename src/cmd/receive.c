@@ -71,17 +71,7 @@ int cmd_receive(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		SB_RECV_COMMON_LONGOPTS,
-		{ "xl", no_argument, NULL, OPT_XL },
-		{ "remus", no_argument, NULL, OPT_REMUS },
-		{ "colo", no_argument, NULL, OPT_COLO },
-		{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY },
-		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
-		{ "initial-timeout-ms", required_argument, NULL, OPT_INITIAL_TIMEOUT },
-		{ "record", required_argument, NULL, OPT_RECORD },
-		{ "status-socket", required_argument, NULL, OPT_STATUS },
-		{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL },
-		{ "netbuf", required_argument, NULL, OPT_NETBUF },
-		SB_RECV_NETBUF_LONGOPTS,
+		SB_RECV_LIVE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sb_recv_config cfg;

@@ -19,6 +19,20 @@ enum {
 	{ "netbuf-limit", required_argument, NULL, OPT_NETBUF_LIMIT }, \
 	{ "netbuf-failover", required_argument, NULL, OPT_NETBUF_FAILOVER }
 
+/* what the live receivers share (receive and serve; replay reads a file) */
+#define SB_RECV_LIVE_LONGOPTS \
+	{ "xl", no_argument, NULL, OPT_XL }, \
+	{ "remus", no_argument, NULL, OPT_REMUS }, \
+	{ "colo", no_argument, NULL, OPT_COLO }, \
+	{ "colo-dirty-pfns", required_argument, NULL, OPT_DIRTY }, \
+	{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT }, \
+	{ "initial-timeout-ms", required_argument, NULL, OPT_INITIAL_TIMEOUT }, \
+	{ "record", required_argument, NULL, OPT_RECORD }, \
+	{ "status-socket", required_argument, NULL, OPT_STATUS }, \
+	{ "activate-on-signal", no_argument, NULL, OPT_ACT_SIGNAL }, \
+	{ "netbuf", required_argument, NULL, OPT_NETBUF }, \
+	SB_RECV_NETBUF_LONGOPTS
+
 #define SB_RECV_NETBUF_HELP \
 	"  --netbuf-limit BYTES   bytes each plug holds (K/M suffixes; default 10M); more is dropped\n" \
 	"  --netbuf-failover release|drop  at failover, what happens to the output still held\n" \
